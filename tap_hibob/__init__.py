@@ -1,0 +1,1 @@
+"""Singer tap for HiBob (Bob), built with the Meltano Singer SDK."""

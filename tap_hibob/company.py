@@ -1,0 +1,26 @@
+"""Company-level streams: open tasks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from singer_sdk import Stream
+
+from tap_hibob.stream import HibobStream, load_schema
+
+
+class TasksStream(HibobStream):
+    """Open tasks of the employees the service user can see (`GET /v1/tasks`)."""
+
+    name = "tasks"
+    primary_keys = ("id",)
+    schema = load_schema("tasks")
+
+    def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
+        """One request; HiBob does not paginate tasks."""
+        payload = self.client.get("/tasks", endpoint="tasks", stream=self.name).payload
+        yield from (payload or {}).get("tasks", [])
+
+
+STREAMS: list[type[Stream]] = [TasksStream]

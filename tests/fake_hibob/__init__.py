@@ -1,0 +1,16 @@
+"""A fake HiBob API for tests, benchmarks and the demo."""
+
+from tests.fake_hibob.profiles import PROFILES, Profile
+from tests.fake_hibob.server import SERVICE_USER_ID, SERVICE_USER_TOKEN, FakeHibob, Faults
+from tests.fake_hibob.tenant import Employee, Tenant
+
+__all__ = [
+    "PROFILES",
+    "SERVICE_USER_ID",
+    "SERVICE_USER_TOKEN",
+    "Employee",
+    "FakeHibob",
+    "Faults",
+    "Profile",
+    "Tenant",
+]

@@ -1,0 +1,58 @@
+"""Fake HiBob company routes: open tasks."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from tests.fake_hibob.server import Reply, Request, forbidden, json_reply
+
+if TYPE_CHECKING:
+    from tests.fake_hibob.server import FakeHibob
+    from tests.fake_hibob.tenant import Employee
+
+
+def _person(e: Employee) -> dict[str, str]:
+    return {
+        "id": e.id,
+        "email": e.email,
+        "firstName": e.first_name,
+        "surname": e.surname,
+        "displayName": e.display_name,
+    }
+
+
+def tasks(app: FakeHibob) -> list[dict]:
+    """Two open onboarding tasks per visible not-yet-started or recent employee."""
+    tenant = app.tenant
+    out = []
+    for e in app.visible_employees():
+        if e.lifecycle != "hired" and e.index % 7:
+            continue
+        manager = next((m for m in tenant.employees if m.id == e.manager_id), e)
+        for n, title in enumerate(("Sign contract", "Order laptop")):
+            out.append(
+                {
+                    "id": 5000000 + e.index * 10 + n,
+                    "title": title,
+                    "requestedFor": _person(e),
+                    "owner": _person(manager),
+                    "dueDate": (e.start_date + timedelta(days=n)).isoformat(),
+                    "status": "open",
+                    "listName": "Onboarding",
+                    "setFor": manager.display_name,
+                    "completionDate": None,
+                    "linkedEntity": None,
+                    "description": None,
+                }
+            )
+    return out
+
+
+def register(app: FakeHibob) -> None:
+    @app.route("GET", "/v1/tasks", "tasks")
+    def get_tasks(app: FakeHibob, request: Request, match: re.Match[str]) -> Reply:
+        if not app.profile.in_group:
+            return forbidden()
+        return json_reply({"tasks": tasks(app)})

@@ -1,0 +1,329 @@
+"""A fake HiBob API on 127.0.0.1, no friendlier than the real one.
+
+Core behaviour lives here: HTTP Basic auth, per-endpoint rate limits in fixed windows with
+X-RateLimit-* headers and 429s, the web app's HTML 200 for unknown paths, 400 for a GET sent
+with Content-Type, fault injection (5xx, connection resets, truncated bodies, stalls, bursts
+of 429) and a request log tests assert on. Each HiBob domain registers its routes from its
+own module (people, tables, timeoff, company).
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import json
+import random
+import re
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from tests.fake_hibob.profiles import PROFILES, Profile
+from tests.fake_hibob.tenant import Employee, Tenant
+
+SERVICE_USER_ID = "SERVICE-USER-FAKE-0001"
+SERVICE_USER_TOKEN = "fake-token-DO-NOT-LEAK-5f3a9c1e7b2d"  # noqa: S105 - fake credential
+# Bound at import: tests patch time.sleep to skip the tap's waits, not the fake's.
+_sleep = time.sleep
+DOMAINS = ("people", "tables", "timeoff", "company")
+HTML_PAGE = b"<!DOCTYPE html><html><head><title>Bob</title></head><body>Bob</body></html>"
+
+# Limits the fake enforces per endpoint key, per window. HiBob's published ones; the rest
+# are not published, so the fake enforces the tap's default (50) to stay no friendlier.
+LIMITS = {
+    "people_search": 50,
+    "payroll_history": 20,
+    "timeoff_balance": 50,
+    "timeoff_policies": 50,
+}
+DEFAULT_LIMIT = 50
+
+
+@dataclass
+class Faults:
+    """Random failures, decided by a seeded generator so runs repeat."""
+
+    error_rate: float = 0.0
+    reset_rate: float = 0.0
+    truncate_rate: float = 0.0
+    stall_rate: float = 0.0
+    stall_seconds: float = 10.0
+    burst_429: int = 0  # answer the next N requests with 429
+    burst_reset_seconds: float = 2.0
+    seed: int = 1
+
+
+@dataclass
+class Request:
+    """What the handler saw; also the entry in the request log."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    body: Any
+    headers: dict[str, str]
+    endpoint: str = ""
+    status: int = 0
+    fault: str = ""
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        values = self.query.get(name)
+        return values[0] if values else default
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def json_reply(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Reply:
+    return Reply(status, json.dumps(payload).encode(), headers=headers or {})
+
+
+def error_reply(status: int, key: str, message: str) -> Reply:
+    return json_reply({"key": key, "error": message}, status)
+
+
+def forbidden() -> Reply:
+    return error_reply(403, "forbidden", "Forbidden")
+
+
+Handler = Callable[["FakeHibob", Request, "re.Match[str]"], Reply]
+
+
+@dataclass
+class Route:
+    method: str
+    pattern: re.Pattern[str]
+    endpoint: str
+    handler: Handler
+
+
+class FakeHibob:
+    """The fake API. Use as a context manager; `url` is the api_url to configure."""
+
+    def __init__(
+        self,
+        tenant: Tenant | None = None,
+        *,
+        employees: int = 20,
+        profile: str | Profile = "all",
+        window_seconds: float = 60.0,
+        limits: dict[str, int] | None = None,
+        latency: float = 0.0,
+        faults: Faults | None = None,
+        user_id: str = SERVICE_USER_ID,
+        token: str = SERVICE_USER_TOKEN,
+        port: int = 0,
+        options: dict[str, Any] | None = None,
+    ) -> None:
+        self.tenant = tenant or Tenant.generate(employees)
+        self.profile = PROFILES[profile] if isinstance(profile, str) else profile
+        self.window_seconds = window_seconds
+        self.limits = {**LIMITS, **(limits or {})}
+        self.latency = latency
+        self.faults = faults or Faults()
+        self.options: dict[str, Any] = options or {}
+        self._auth = "Basic " + base64.b64encode(f"{user_id}:{token}".encode()).decode()
+        self._rng = random.Random(self.faults.seed)
+        self._lock = threading.Lock()
+        self._windows: dict[str, tuple[int, int]] = {}
+        self.log: list[Request] = []
+        self.routes: list[Route] = []
+        for domain in DOMAINS:
+            importlib.import_module(f"tests.fake_hibob.{domain}").register(self)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_class(self))
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    # Registration and state -----------------------------------------------------------
+
+    def route(self, method: str, pattern: str, endpoint: str) -> Callable[[Handler], Handler]:
+        """Register a handler for `method` on paths matching `pattern` (anchored)."""
+
+        def add(handler: Handler) -> Handler:
+            self.routes.append(Route(method, re.compile(f"^{pattern}$"), endpoint, handler))
+            return handler
+
+        return add
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def visible_employees(self) -> list[Employee]:
+        """Employees inside the service user's access scope (its lifecycle statuses)."""
+        statuses = self.profile.lifecycle_statuses
+        return [e for e in self.tenant.employees if e.lifecycle in statuses]
+
+    def requests_to(self, path_prefix: str = "", status: int | None = None) -> list[Request]:
+        with self._lock:
+            return [
+                r
+                for r in self.log
+                if r.path.startswith(path_prefix) and (status is None or r.status == status)
+            ]
+
+    def start(self) -> FakeHibob:
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> FakeHibob:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    # Request handling -----------------------------------------------------------------
+
+    def handle(self, request: Request) -> Reply | None:
+        """The reply for one request; None means drop the connection (reset)."""
+        if self.latency:
+            _sleep(self.latency)
+        route, match = self._match(request)
+        request.endpoint = route.endpoint if route else "unknown"
+        if request.headers.get("authorization") != self._auth:
+            return error_reply(401, "unauthorized", "Unauthorized")
+        if route is None or match is None:
+            return Reply(200, HTML_PAGE, "text/html; charset=utf-8")
+        if request.method == "GET" and "content-type" in request.headers:
+            return Reply(400, HTML_PAGE, "text/html; charset=utf-8")
+        limited = self._rate_limit(route.endpoint)
+        if limited is not None:
+            return limited
+        fault = self._roll_fault()
+        request.fault = fault
+        if fault == "reset":
+            return None
+        if fault == "error":
+            return error_reply(self._rng.choice([500, 502, 503, 504]), "error", "Server error")
+        if fault == "stall":
+            _sleep(self.faults.stall_seconds)
+        reply = route.handler(self, request, match)
+        reply.headers.update(self._window_headers(route.endpoint))
+        if fault == "truncate" and reply.status == 200 and len(reply.body) > 2:
+            reply.body = reply.body[: len(reply.body) // 2]
+        return reply
+
+    def _match(self, request: Request) -> tuple[Route | None, re.Match[str] | None]:
+        for route in self.routes:
+            if route.method == request.method and (m := route.pattern.match(request.path)):
+                return route, m
+        return None, None
+
+    def _limit(self, endpoint: str) -> int:
+        return self.limits.get(endpoint, DEFAULT_LIMIT)
+
+    def _window(self) -> int:
+        return int(time.time() // self.window_seconds)
+
+    def _window_headers(self, endpoint: str) -> dict[str, str]:
+        window, used = self._windows.get(endpoint, (self._window(), 0))
+        reset = (window + 1) * self.window_seconds
+        return {
+            "X-RateLimit-Limit": str(self._limit(endpoint)),
+            "X-RateLimit-Remaining": str(max(0, self._limit(endpoint) - used)),
+            "X-RateLimit-Reset": f"{reset:.3f}".rstrip("0").rstrip("."),
+        }
+
+    def _rate_limit(self, endpoint: str) -> Reply | None:
+        with self._lock:
+            if self.faults.burst_429 > 0:
+                self.faults.burst_429 -= 1
+                reset = time.time() + self.faults.burst_reset_seconds
+                return error_reply_with(429, {"X-RateLimit-Reset": f"{reset:.3f}"})
+            window = self._window()
+            current, used = self._windows.get(endpoint, (window, 0))
+            if current != window:
+                used = 0
+            used += 1
+            self._windows[endpoint] = (window, used)
+            if used > self._limit(endpoint):
+                return error_reply_with(429, self._window_headers(endpoint))
+        return None
+
+    def _roll_fault(self) -> str:
+        f = self.faults
+        with self._lock:
+            roll = self._rng.random()
+        for name, rate in (
+            ("error", f.error_rate),
+            ("reset", f.reset_rate),
+            ("truncate", f.truncate_rate),
+            ("stall", f.stall_rate),
+        ):
+            if roll < rate:
+                return name
+            roll -= rate
+        return ""
+
+    def record(self, request: Request) -> None:
+        with self._lock:
+            self.log.append(request)
+
+
+def error_reply_with(status: int, headers: dict[str, str]) -> Reply:
+    reply = error_reply(status, "too.many.requests", "Too many requests")
+    reply.headers.update(headers)
+    return reply
+
+
+def _handler_class(app: FakeHibob) -> type[BaseHTTPRequestHandler]:
+    class _Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            """Quiet: the request log is the record."""
+
+        def _serve(self) -> None:
+            parts = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                body = raw.decode(errors="replace")
+            request = Request(
+                self.command,
+                parts.path,
+                parse_qs(parts.query, keep_blank_values=True),
+                body,
+                {k.lower(): v for k, v in self.headers.items()},
+            )
+            reply = app.handle(request)
+            request.status = reply.status if reply else 0
+            app.record(request)
+            if reply is None:
+                # An abrupt close with RST, like a dropped connection.
+                self.connection.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                )
+                self.close_connection = True
+                return
+            self.send_response(reply.status)
+            self.send_header("Content-Type", reply.content_type)
+            self.send_header("Content-Length", str(len(reply.body)))
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(reply.body)
+
+        do_GET = _serve  # noqa: N815
+        do_POST = _serve  # noqa: N815
+
+    return _Handler
