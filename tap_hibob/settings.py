@@ -124,6 +124,17 @@ CONFIG_SCHEMA = th.PropertiesList(
         ),
     ),
     th.Property(
+        "emit_activate_version_messages",
+        th.BooleanType,
+        default=False,
+        title="Emit ACTIVATE_VERSION",
+        description=(
+            "Send ACTIVATE_VERSION after each full-table stream so loaders that support it "
+            "delete rows that disappeared in HiBob (HiBob sends no event for deleted history "
+            "entries)."
+        ),
+    ),
+    th.Property(
         "request_timeout",
         th.IntegerType,
         default=60,
