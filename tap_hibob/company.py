@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from singer_sdk import Stream
@@ -17,7 +17,7 @@ class TasksStream(HibobStream):
     primary_keys = ("id",)
     schema = load_schema("tasks")
 
-    def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
+    def get_records(self, context: Mapping[str, Any] | None) -> Iterable[dict[str, Any]]:
         """One request; HiBob does not paginate tasks."""
         payload = self.client.get("/tasks", endpoint="tasks", stream=self.name).payload
         yield from (payload or {}).get("tasks", [])

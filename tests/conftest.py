@@ -69,7 +69,10 @@ def run_tap(
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(config))
     argv = [sys.executable, "-m", "tap_hibob", "--config", str(config_path), *args]
-    for flag, value, name in (("--state", state, "state.json"), ("--catalog", catalog, "catalog.json")):
+    for flag, value, name in (
+        ("--state", state, "state.json"),
+        ("--catalog", catalog, "catalog.json"),
+    ):
         if value is not None:
             path = tmp_path / name
             path.write_text(value if isinstance(value, str) else json.dumps(value))

@@ -19,7 +19,9 @@ def history(section: str) -> str:
 
 BASIC = "People > Basic Info > View selected employees' Basic info sections"
 WHOS_OUT = "Timeoff > See who's out today > See who's out today"
-PENDING = "Timeoff > Requests > Create, edit, and cancel people's requests that haven't been approved yet"
+PENDING = (
+    "Timeoff > Requests > Create, edit, and cancel people's requests that haven't been approved yet"
+)
 BALANCES = "Timeoff > Balance > See selected people's time off and sick leave balances"
 TIME_OFF_SETTINGS = "Features > Time off > Settings > Manage company's time off settings"
 IDENTIFICATION_EDIT = "People > Identification > Edit selected employees' Identification sections"

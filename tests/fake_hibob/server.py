@@ -28,7 +28,7 @@ from tests.fake_hibob.profiles import PROFILES, Profile
 from tests.fake_hibob.tenant import Employee, Tenant
 
 SERVICE_USER_ID = "SERVICE-USER-FAKE-0001"
-SERVICE_USER_TOKEN = "fake-token-DO-NOT-LEAK-5f3a9c1e7b2d"  # noqa: S105 - fake credential
+SERVICE_USER_TOKEN = "fake-token-DO-NOT-LEAK-5f3a9c1e7b2d"
 # Bound at import: tests patch time.sleep to skip the tap's waits, not the fake's.
 _sleep = time.sleep
 DOMAINS = ("people", "tables", "timeoff", "company")
@@ -287,7 +287,7 @@ def _handler_class(app: FakeHibob) -> type[BaseHTTPRequestHandler]:
     class _Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             """Quiet: the request log is the record."""
 
         def _serve(self) -> None:

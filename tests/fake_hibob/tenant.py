@@ -7,10 +7,46 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-FIRST_NAMES = ["Ada", "Zoë", "Łukasz", "José", "Amélie", "Søren", "Chloé", "Iñaki", "Mei", "Omar",
-               "Priya", "Noah", "Björn", "Yūki", "Fatima", "Liam", "Anaïs", "Kwame", "Ola", "Ivan"]
-SURNAMES = ["Lovelace", "Müller", "O'Brien", "García", "Nguyễn", "Kowalski", "Dubois", "Smith",
-            "Okafor", "Rossi", "Haddad", "Andersson", "Tanaka", "Silva", "Novák", "李"]
+FIRST_NAMES = [
+    "Ada",
+    "Zoë",
+    "Łukasz",
+    "José",
+    "Amélie",
+    "Søren",
+    "Chloé",
+    "Iñaki",
+    "Mei",
+    "Omar",
+    "Priya",
+    "Noah",
+    "Björn",
+    "Yūki",
+    "Fatima",
+    "Liam",
+    "Anaïs",
+    "Kwame",
+    "Ola",
+    "Ivan",
+]
+SURNAMES = [
+    "Lovelace",
+    "Müller",
+    "O'Brien",
+    "García",
+    "Nguyễn",
+    "Kowalski",
+    "Dubois",
+    "Smith",
+    "Okafor",
+    "Rossi",
+    "Haddad",
+    "Andersson",
+    "Tanaka",
+    "Silva",
+    "Novák",
+    "李",
+]
 DEPARTMENTS = ["209192163", "209192164", "209192165", "209192166", "209192167"]
 SITES = [(2606110, "London (Demo)"), (2606111, "New York (Demo)"), (2606112, "Tel Aviv (Demo)")]
 
@@ -68,8 +104,10 @@ class Tenant:
         for i in range(employees):
             roll = rng.random()
             lifecycle = (
-                "terminated" if roll < terminated_share
-                else "hired" if roll < terminated_share + 0.04
+                "terminated"
+                if roll < terminated_share
+                else "hired"
+                if roll < terminated_share + 0.04
                 else "employed"
             )
             start = (now - timedelta(days=rng.randint(40, 3000))).date()
