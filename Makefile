@@ -1,11 +1,22 @@
 # The two commands a newcomer runs. Both install what they need on a fresh machine
-# (Python 3.11+ and make; packages come from PyPI).
+# (Python 3.11+ and make; packages come from PyPI, nothing from Meltano Hub).
+#   make demo   sync the bundled fake HiBob tenant into CSV files with `meltano run`
+#   make test   install everything and run the full test suite (CI runs exactly this)
 PYTHON ?= python3
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 VENV := .venv
+# Meltano lives in its own venv; it builds one venv per plugin under .meltano/.
+MELTANO_VERSION := 4.4.1
+MELTANO_VENV := $(TOOLS)/meltano
+MELTANO := $(MELTANO_VENV)/bin/meltano
+MELTANO_STAMP := $(MELTANO_VENV)/.meltano-$(MELTANO_VERSION)
+# What the demo and the end-to-end tests run. target-snowflake and target-postgres are
+# defined in meltano.yml for users but need a server, so make does not install them.
+E2E_PLUGINS := tap-hibob target-csv target-jsonl target-duckdb
+export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: test demo lint venv clean
+.PHONY: test demo lint venv meltano clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -14,12 +25,24 @@ $(UV):
 venv: $(UV)
 	$(UV) sync --frozen --group dev --python $(PYTHON)
 
-test: venv
+$(MELTANO_STAMP): $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(MELTANO_VENV)
+	$(UV) pip install --quiet --python $(MELTANO_VENV)/bin/python "meltano==$(MELTANO_VERSION)"
+	touch $@
+
+# Re-run on every make: cheap when nothing changed, and picks up new dependencies of -e .
+meltano: $(MELTANO_STAMP)
+	$(MELTANO) install $(E2E_PLUGINS)
+
+test: venv meltano
 	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup
 
+demo: venv meltano
+	$(VENV)/bin/python scripts/demo.py --meltano $(MELTANO)
+
 lint: venv
-	$(VENV)/bin/ruff check tap_hibob tests benchmarks
-	$(VENV)/bin/ruff format --check tap_hibob tests benchmarks
+	$(VENV)/bin/ruff check tap_hibob tests benchmarks scripts
+	$(VENV)/bin/ruff format --check tap_hibob tests benchmarks scripts
 	$(VENV)/bin/mypy
 
 clean:
