@@ -1,0 +1,266 @@
+"""The fake HiBob's people routes behave like HiBob (quirks included), and list_employee_ids."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+
+from tap_hibob.client import HibobClient
+from tap_hibob.errors import HibobAPIError, HibobPermissionError
+from tap_hibob.people import list_employee_ids
+from tests.conftest import tap_config
+from tests.fake_hibob import FakeHibob, Tenant
+from tests.fake_hibob.people import CUSTOM_CATEGORY, ids_of
+
+LOG = logging.getLogger("test")
+
+
+def client_for(fake: FakeHibob) -> HibobClient:
+    return HibobClient(tap_config(fake, max_retries=0), LOG)
+
+
+def search(fake: FakeHibob, body: dict[str, Any]) -> list[dict[str, Any]]:
+    payload = client_for(fake).post("/people/search", body, endpoint="people_search").payload
+    return list(payload["employees"])
+
+
+def fields(fake: FakeHibob) -> list[dict[str, Any]]:
+    return list(client_for(fake).get("/company/people/fields", endpoint="fields_metadata").payload)
+
+
+# list_employee_ids --------------------------------------------------------------------
+
+
+def test_list_employee_ids_is_one_request_without_filters(fake: FakeHibob) -> None:
+    ids = list_employee_ids(client_for(fake), include_inactive=True, stream="employees")
+    assert ids == ids_of(fake)
+    assert all(isinstance(i, str) and len(i) == 19 for i in ids)
+    [request] = fake.requests_to("/v1/people/search")
+    assert request.body == {"fields": ["root.id"], "showInactive": True}
+    assert "filters" not in request.body
+
+
+def test_list_employee_ids_respects_include_inactive(fake: FakeHibob) -> None:
+    active = list_employee_ids(client_for(fake), include_inactive=False, stream="employees")
+    everyone = list_employee_ids(client_for(fake), include_inactive=True, stream="employees")
+    terminated = {e.id for e in fake.tenant.employees if e.lifecycle == "terminated"}
+    assert terminated, "the tenant should hold terminated employees"
+    assert set(active) == set(everyone) - terminated
+    assert fake.requests_to("/v1/people/search")[0].body["showInactive"] is False
+
+
+def test_list_employee_ids_403_names_the_stream() -> None:
+    with FakeHibob(profile="none") as fake, pytest.raises(HibobPermissionError) as caught:
+        list_employee_ids(client_for(fake), include_inactive=True, stream="time_off_balances")
+    assert "'time_off_balances'" in str(caught.value)
+    assert len(fake.log) == 1
+
+
+# Fields metadata ----------------------------------------------------------------------
+
+
+def test_fields_metadata_is_a_bare_array_covering_every_type() -> None:
+    with FakeHibob(Tenant.generate(5, custom_fields=13), profile="none") as fake:
+        meta = fields(fake)  # needs no permission
+    assert isinstance(meta, list)
+    types = {f["type"] for f in meta}
+    vocabulary = {
+        "text", "text-area", "number", "date", "short-date", "time", "boolean", "list",
+        "multi-list", "hierarchy-list", "list_id", "currency", "employee-reference",
+        "employee", "document", "avatar", "period", "ssn", "working_pattern",
+        "duration_with_unit",
+    }  # fmt: skip
+    assert vocabulary <= types
+    assert types - vocabulary, "a type unknown to the tap should be present too"
+    by_id = {f["id"]: f for f in meta}
+    assert by_id["root.id"]["jsonPath"] == "id"
+    assert by_id["home.privateEmail"]["categoryId"] == "personalContact"
+    assert by_id["internal.status"]["categoryId"] == "lifecycle"
+    custom = [f for f in meta if f["categoryId"] == CUSTOM_CATEGORY]
+    assert custom and all(f["jsonPath"].startswith(CUSTOM_CATEGORY + ".") for f in custom)
+    assert any(f["id"].startswith("work.custom.field_") for f in meta)
+
+
+def test_a_tenant_can_have_more_than_400_fields() -> None:
+    with FakeHibob(Tenant.generate(2, custom_fields=400)) as fake:
+        assert len(fields(fake)) > 400
+
+
+# People search ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"filters": []},
+        {"filters": {}},
+        {"filters": [{"fieldPath": "root.id", "operator": "equals", "values": []}]},
+        {"filters": [{"fieldPath": "work.department", "operator": "equals", "values": ["1"]}]},
+        {"filters": [{"fieldPath": "root.id", "operator": "contains", "values": ["1"]}]},
+        {
+            "filters": [
+                {"fieldPath": "root.id", "operator": "equals", "values": ["1"]},
+                {"fieldPath": "root.email", "operator": "equals", "values": ["a@b.c"]},
+            ]
+        },
+        {"fields": [f"work.custom.field_{i}" for i in range(401)]},
+        {"humanReadable": "append"},
+    ],
+)
+def test_search_rejects_what_hibob_rejects(fake: FakeHibob, body: dict[str, Any]) -> None:
+    with pytest.raises(HibobAPIError, match="400"):
+        search(fake, body)
+
+
+def test_search_shows_nested_and_slash_keys_and_omits_unknown_fields(fake: FakeHibob) -> None:
+    employees = search(
+        fake,
+        {
+            "fields": ["root.id", "work.department", "internal.terminationDate", "no.suchField"],
+            "showInactive": True,
+        },
+    )
+    assert len(employees) == len(ids_of(fake))
+    for e in employees:
+        assert e["/root/id"] == {"value": e["id"]}
+        assert e["/work/department"] == {"value": e["work"]["department"]}
+        assert "terminationDate" in e["internal"]  # nested objects show nulls ...
+        if e["internal"]["terminationDate"] is None:
+            assert "/internal/terminationDate" not in e  # ... slash keys do not
+        assert "no" not in e and "/no/suchField" not in e
+
+
+def test_search_defaults_to_active_employees_only(fake: FakeHibob) -> None:
+    employees = search(fake, {"fields": ["root.id"]})
+    assert {e["id"] for e in employees} == set(ids_of(fake, include_inactive=False))
+
+
+def test_search_by_id_filter_returns_exactly_those(fake: FakeHibob) -> None:
+    wanted = ids_of(fake)[3:7]
+    body = {
+        "fields": ["root.id"],
+        "showInactive": True,
+        "filters": [{"fieldPath": "root.id", "operator": "equals", "values": wanted}],
+    }
+    assert [e["id"] for e in search(fake, body)] == wanted
+
+
+def test_unpermitted_categories_are_silently_omitted() -> None:
+    with FakeHibob(profile="no_personal") as fake:
+        employees = search(
+            fake,
+            {"fields": ["root.id", "personal.birthDate", "identification.ssn", "work.title"]},
+        )
+    assert employees
+    for e in employees:
+        assert "personal" not in e and "identification" not in e
+        assert "/personal/birthDate" not in e
+        assert "title" in e["work"]
+
+
+def test_ssn_is_obscured_without_the_identification_edit_permission() -> None:
+    body = {"fields": ["root.id", "identification.ssn"], "showInactive": True}
+    with FakeHibob(profile="seed") as fake:
+        obscured = search(fake, body)
+    with FakeHibob(profile="all") as fake:
+        clear = search(fake, body)
+    with FakeHibob(profile="seed", options={"ssn_without_edit": "omit"}) as fake:
+        omitted = search(fake, body)
+    assert all(e["identification"]["ssn"].startswith("***-**-") for e in obscured)
+    assert all("*" not in e["identification"]["ssn"] for e in clear)
+    assert all("identification" not in e for e in omitted)
+
+
+def test_custom_categories_need_their_own_permission() -> None:
+    with FakeHibob(profile="seed") as fake:
+        meta = fields(fake)
+        custom = next(f["id"] for f in meta if f["categoryId"] == CUSTOM_CATEGORY)
+        seed = search(fake, {"fields": ["root.id", custom]})
+    with FakeHibob(profile="all") as fake:
+        everything = search(fake, {"fields": ["root.id", custom]})
+    assert all(CUSTOM_CATEGORY not in e for e in seed)
+    assert all(CUSTOM_CATEGORY in e for e in everything)
+
+
+def test_human_readable_append_and_replace(fake: FakeHibob) -> None:
+    wanted = ["root.id", "work.department", "work.startDate", "work.isManager"]
+    [append] = search(fake, {"fields": wanted, "humanReadable": "APPEND"})[:1]
+    [replace] = search(fake, {"fields": wanted, "humanReadable": "REPLACE"})[:1]
+    year, month, day = append["work"]["startDate"].split("-")
+    assert append["humanReadable"]["work"]["startDate"] == f"{day}/{month}/{year}"
+    assert append["work"]["department"].isdigit()
+    assert not append["humanReadable"]["work"]["department"].isdigit()
+    assert append["humanReadable"]["work"]["isManager"] in ("Yes", "No")
+    assert replace["work"] == append["humanReadable"]["work"]
+    assert "humanReadable" not in replace
+    assert replace["id"] == append["id"]
+
+
+def test_slash_only_fields_come_only_as_slash_keys() -> None:
+    with FakeHibob(options={"slash_only_fields": ["work.site"]}) as fake:
+        employees = search(fake, {"fields": ["root.id", "work.site"]})
+    assert all("site" not in e.get("work", {}) and e["/work/site"]["value"] for e in employees)
+
+
+def test_search_403_for_a_service_user_in_no_group() -> None:
+    with FakeHibob(profile="none") as fake, pytest.raises(HibobPermissionError):
+        search(fake, {"fields": ["root.id"]})
+
+
+def test_lifecycle_scope_limits_who_is_returned() -> None:
+    with FakeHibob(profile="active_only") as fake:
+        employees = search(fake, {"fields": ["root.id"], "showInactive": True})
+        terminated = {e.id for e in fake.tenant.employees if e.lifecycle == "terminated"}
+    assert employees and not {e["id"] for e in employees} & terminated
+
+
+# Named lists --------------------------------------------------------------------------
+
+
+def named(fake: FakeHibob, archived: bool = True) -> Any:
+    params = {"includeArchived": "true" if archived else "false"}
+    client = client_for(fake)
+    return client.get("/company/named-lists", endpoint="named_lists", params=params).payload
+
+
+def test_named_lists_array_shape_with_items_twice(fake: FakeHibob) -> None:
+    payload = named(fake)
+    assert isinstance(payload, list)
+    department = next(x for x in payload if x["name"] == "department")
+    assert department["values"] == department["items"]
+
+
+def test_named_lists_object_shape_and_single_key() -> None:
+    options = {"named_lists_shape": "object", "named_lists_items_key": "items"}
+    with FakeHibob(options=options) as fake:
+        payload = named(fake)
+    assert isinstance(payload, dict)
+    assert "items" in payload["department"] and "values" not in payload["department"]
+
+
+def test_named_lists_hide_archived_items_unless_asked(fake: FakeHibob) -> None:
+    def archived_ids(payload: list[dict]) -> set[str]:
+        found: set[str] = set()
+
+        def walk(items: list[dict]) -> None:
+            for item in items:
+                if item["archived"]:
+                    found.add(item["id"])
+                walk(item["children"])
+
+        for lst in payload:
+            walk(lst["values"])
+        return found
+
+    assert archived_ids(named(fake, archived=True))
+    assert not archived_ids(named(fake, archived=False))
+
+
+def test_named_lists_nest_and_repeat_ids_across_lists(fake: FakeHibob) -> None:
+    payload = {x["name"]: x["values"] for x in named(fake)}
+    tree = payload["employer_workLocation_tree_entity_list"]
+    assert any(item["children"] for item in tree)
+    assert {i["id"] for i in payload["honorific"]} & {i["id"] for i in payload["familystatus"]}
+    assert any(i["id"] == i["value"] for i in payload["pronouns"])
