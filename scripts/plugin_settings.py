@@ -1,14 +1,16 @@
-"""Keep meltano.yml and the Meltano Hub listing in step with `tap-hibob --about`.
+"""Keep meltano.yml, the Meltano Hub listing and the README in step with `tap-hibob --about`.
 
 The tap's settings are defined once, in `tap_hibob/settings.py` (plus the SDK's built-ins).
 Meltano needs them twice more: in `meltano.yml` (between the `# BEGIN generated settings`
 and `# END generated settings` lines) and in the Hub listing
 (`hub/extractors/tap-hibob/<variant>.yml`). This script writes both from
 `tap-hibob --about --format json`, the same way Meltano's hub-utils does: nested settings
-are flattened with dots, keys are sorted, and sensitive settings are marked.
+are flattened with dots, keys are sorted, and sensitive settings are marked. The README's
+settings table (between `<!-- settings:start -->` and `<!-- settings:end -->`) is the table
+of `tap-hibob --about --format markdown`, refreshed when those markers are present.
 
-    python scripts/plugin_settings.py          # rewrite both files
-    python scripts/plugin_settings.py --check  # exit 1 if either file is stale
+    python scripts/plugin_settings.py          # rewrite the stale files
+    python scripts/plugin_settings.py --check  # exit 1 if any file is stale
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 MELTANO_YML = ROOT / "meltano.yml"
+README = ROOT / "README.md"
+README_START = "<!-- settings:start -->"
+README_END = "<!-- settings:end -->"
 # The variant is the GitHub owner the tap is published under; change it (and REPO) in one
 # place if the repository moves.
 VARIANT = "hrdata"
@@ -43,16 +48,38 @@ KINDS = {
 }
 
 
-def about() -> dict[str, Any]:
-    """What the installed tap says about itself."""
-    out = subprocess.run(
-        [sys.executable, "-m", "tap_hibob", "--about", "--format", "json"],
+def _about_output(fmt: str) -> str:
+    return subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
+        [sys.executable, "-m", "tap_hibob", "--about", "--format", fmt],
         capture_output=True,
         text=True,
         check=True,
         cwd=ROOT,
     ).stdout
-    return dict(json.loads(out))
+
+
+def about() -> dict[str, Any]:
+    """What the installed tap says about itself."""
+    return dict(json.loads(_about_output("json")))
+
+
+def markdown_settings_table(markdown: str) -> list[str]:
+    """The settings table of `--about --format markdown`, one line per row."""
+    lines = markdown.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| Setting "))
+    table = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        table.append(line.rstrip())
+    return table
+
+
+def readme_text(current: str, table: list[str]) -> str:
+    """README with the block between the settings markers replaced by `table`."""
+    before, rest = current.split(README_START, 1)
+    _, after = rest.split(README_END, 1)
+    return f"{before}{README_START}\n" + "\n".join(table) + f"\n{README_END}{after}"
 
 
 def _types(prop: dict[str, Any]) -> list[str]:
@@ -179,6 +206,10 @@ def main() -> int:
         MELTANO_YML: meltano_yml_text(MELTANO_YML.read_text(encoding="utf-8"), about_json),
         HUB_LISTING: dump(hub_listing(about_json)),
     }
+    readme = README.read_text(encoding="utf-8") if README.exists() else ""
+    if README_START in readme and README_END in readme:
+        table = markdown_settings_table(_about_output("markdown"))
+        wanted[README] = readme_text(readme, table)
     stale = [
         path
         for path, text in wanted.items()
