@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Callable, Generator
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from singer_sdk import Stream
+from singer_sdk.helpers._catalog import pop_deselected_record_properties
+from singer_sdk.helpers._typing import (
+    _conform_primitive_property,
+    _conform_record_data_types,
+    _is_exclusive_boolean_type,
+    _warn_unmapped_properties,
+    is_object_type,
+    is_uniform_list,
+)
+from singer_sdk.helpers._util import utc_now
+from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.singerlib import RecordMessage
 
 if TYPE_CHECKING:
     from tap_hibob.client import HibobClient
@@ -34,7 +48,174 @@ class HibobStream(Stream):
     #: Which HiBob rate limit paces this stream's requests (see client.PUBLISHED_LIMITS).
     endpoint: ClassVar[str] = "default"
 
+    _conform: ObjectConformer | None = None
+    _conform_schema: dict[str, Any] | None = None
+    _prune: bool | None = None
+
     @property
     def client(self) -> HibobClient:
         """The tap's HTTP client (shared, so pacing spans all streams)."""
-        return self._tap.client  # type: ignore[attr-defined, no-any-return]
+        return self._tap.client  # type: ignore[attr-defined]
+
+    def _generate_record_messages(
+        self, record: dict[str, Any]
+    ) -> Generator[RecordMessage, None, None]:
+        """The SDK's RECORD path with its two costliest steps done once per schema.
+
+        The profile (docs/sections/performance.md) put half of the tap's CPU in the SDK's
+        per-record schema walks: `conform_record_data_types` re-derives each property's
+        type from the schema for every value, and `pop_deselected_record_properties` copies
+        every record to look up a selection mask that usually selects everything. Here the
+        schema is compiled once into an `ObjectConformer` with the SDK's exact semantics
+        (tests/test_conform.py checks them against the SDK), and pruning runs only when the
+        catalog deselects something.
+        """
+        schema = self.effective_schema
+        if self.TYPE_CONFORMANCE_LEVEL != TypeConformanceLevel.RECURSIVE or (
+            "properties" not in schema
+        ):
+            yield from super()._generate_record_messages(record)
+            return
+        if self._conform_schema is not schema or self._conform is None:
+            self._conform = ObjectConformer(schema)
+            self._conform_schema = schema
+            self._prune = not all(self.mask.values())
+        if self._prune:
+            pop_deselected_record_properties(record, self.schema, self.mask)
+        unmapped: list[str] = []
+        record = self._conform(record, None, unmapped)
+        if unmapped:
+            _warn_unmapped_properties(self.name, tuple(unmapped), self.logger)
+        for stream_map in self.stream_maps:
+            mapped_record = stream_map.transform(record)
+            if mapped_record is not None:
+                yield RecordMessage(
+                    stream=stream_map.stream_alias,
+                    record=mapped_record,
+                    version=self._stream_version,
+                    time_extracted=utc_now(),
+                )
+
+
+# Values JSON decoding produces that the SDK's primitive conformance returns unchanged
+# (unless the property is boolean-only, where it maps them to `value != 0`).
+_PASS_THROUGH = (str, int, bool, type(None))
+
+# A compiled property: (value, parent path, property name, unmapped paths) -> value.
+PropertyConformer = Callable[[Any, str | None, str, list[str]], Any]
+
+
+class ObjectConformer:
+    """`conform_record_data_types` at RECURSIVE level, with the schema walked once.
+
+    Same results as the SDK's function for every input: JSON scalars take a fast path,
+    anything else (datetimes, Decimals, bytes, odd schemas) goes to the SDK's own code.
+    """
+
+    def __init__(self, schema: dict[str, Any]) -> None:
+        self.additional = bool(schema.get("additionalProperties"))
+        self.properties: dict[str, PropertyConformer] = {
+            name: _compile_property(sub) for name, sub in schema["properties"].items()
+        }
+
+    def __call__(
+        self, record: dict[str, Any], parent: str | None, unmapped: list[str]
+    ) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        properties = self.properties
+        for name, value in record.items():
+            conform = properties.get(name)
+            if conform is not None:
+                out[name] = conform(value, parent, name, unmapped)
+            elif self.additional:
+                out[name] = value
+            else:
+                unmapped.append(name if parent is None else f"{parent}.{name}")
+        return out
+
+
+def _compile_property(schema: dict[str, Any]) -> PropertyConformer:
+    try:
+        primitive = _compile_primitive(schema)
+        as_list = _compile_list(schema) if is_uniform_list(schema) else None
+        as_object = (
+            ObjectConformer(schema) if is_object_type(schema) and "properties" in schema else None
+        )
+    except Exception:  # a schema the SDK cannot type: let the SDK decide per value
+        return _sdk_property(schema)
+
+    def conform(value: Any, parent: str | None, name: str, unmapped: list[str]) -> Any:
+        # Same order as the SDK: uniform lists, then objects with properties, then scalars.
+        if as_list is not None and isinstance(value, list):
+            return as_list(value, _path(parent, name), unmapped)
+        if as_object is not None and isinstance(value, dict):
+            return as_object(value, _path(parent, name), unmapped)
+        return primitive(value)
+
+    return conform
+
+
+def _sdk_property(schema: dict[str, Any]) -> PropertyConformer:
+    """The SDK's own code for one property (e.g. `{}`, where it raises on list values)."""
+
+    def conform(value: Any, parent: str | None, name: str, unmapped: list[str]) -> Any:
+        out, missing = _conform_record_data_types(
+            {name: value}, {"properties": {name: schema}}, TypeConformanceLevel.RECURSIVE, parent
+        )
+        unmapped.extend(missing)
+        return out[name]
+
+    return conform
+
+
+def _compile_list(schema: dict[str, Any]) -> Callable[[list[Any], str, list[str]], list[Any]]:
+    items = schema["items"]
+    item_is_object = bool(is_object_type(items))
+    if item_is_object and "properties" not in items:
+        # The SDK's own handling of an object without properties (rare; not ours to copy).
+        def delegate(value: list[Any], path: str, unmapped: list[str]) -> list[Any]:
+            out = []
+            for item in value:
+                if isinstance(item, dict):
+                    conformed, missing = _conform_record_data_types(
+                        item, items, TypeConformanceLevel.RECURSIVE, path
+                    )
+                    unmapped.extend(missing)
+                    out.append(conformed)
+                else:
+                    out.append(_conform_primitive_property(item, items))
+            return out
+
+        return delegate
+    as_object = ObjectConformer(items) if item_is_object else None
+    primitive = _compile_primitive(items)
+
+    def conform(value: list[Any], path: str, unmapped: list[str]) -> list[Any]:
+        if as_object is None:
+            return [primitive(item) for item in value]
+        return [
+            as_object(item, path, unmapped) if isinstance(item, dict) else primitive(item)
+            for item in value
+        ]
+
+    return conform
+
+
+def _compile_primitive(schema: dict[str, Any]) -> Callable[[Any], Any]:
+    boolean_only = _is_exclusive_boolean_type(schema)
+
+    def conform(value: Any) -> Any:
+        kind = type(value)
+        if kind in _PASS_THROUGH:
+            if boolean_only:
+                return None if value is None else value != 0
+            return value
+        if kind is float:
+            return value if math.isfinite(value) else None
+        return _conform_primitive_property(value, schema)
+
+    return conform
+
+
+def _path(parent: str | None, name: str) -> str:
+    return name if parent is None else f"{parent}.{name}"
