@@ -30,6 +30,7 @@ _MONEY: dict[str, Any] = {
 }
 _PERSON: dict[str, Any] = {
     "type": ["object", "null"],
+    "additionalProperties": True,  # keys HiBob adds later are kept, not dropped
     "properties": {
         name: {"type": ["string", "null"]}
         for name in ("id", "firstName", "surname", "email", "displayName")
@@ -37,6 +38,7 @@ _PERSON: dict[str, Any] = {
 }
 _PERIOD: dict[str, Any] = {
     "type": ["object", "null"],
+    "additionalProperties": True,  # keys HiBob adds later are kept, not dropped
     "properties": {
         "humanize": {"type": ["string", "null"]},
         "periodISO": {"type": ["string", "null"]},
@@ -46,6 +48,7 @@ _PERIOD: dict[str, Any] = {
 _DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _WORKING_PATTERN: dict[str, Any] = {
     "type": ["object", "null"],
+    "additionalProperties": True,  # keys HiBob adds later are kept, not dropped
     "properties": {
         "days": {
             "type": ["object", "null"],
@@ -57,7 +60,10 @@ _WORKING_PATTERN: dict[str, Any] = {
     },
 }
 #: Any JSON value: for types whose shape HiBob does not document, and for types it adds later.
-PERMISSIVE: dict[str, Any] = {}
+#: The types are spelled out: the SDK cannot conform a list value against an empty schema.
+PERMISSIVE: dict[str, Any] = {
+    "type": ["object", "array", "string", "number", "boolean", "null"],
+}
 
 # Machine values of each documented HiBob field type (hibob-api.md §3.1, §9).
 _MACHINE_TYPES: dict[str, dict[str, Any]] = {
