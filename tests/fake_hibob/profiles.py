@@ -100,5 +100,8 @@ PROFILES: dict[str, Profile] = {
             "sections_only",
             frozenset(p for p in SEED if not p.endswith("section histories")),
         ),
+        # A group with nothing but Basic info: every table and time-off endpoint answers
+        # 403, which is what the doctor's denial budget (at most 5) is tested against.
+        Profile("basic_only", frozenset({BASIC})),
     )
 }

@@ -1,0 +1,564 @@
+"""tap-hibob-doctor against the fake HiBob with the permission groups admins really build."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tap_hibob import doctor, permissions
+from tap_hibob.doctor import Person, Status
+from tests.conftest import ROOT, tap_config
+from tests.fake_hibob import SERVICE_USER_TOKEN, FakeHibob
+from tests.fake_hibob.people import field_specs
+from tests.fake_hibob.profiles import BASIC, PROFILES, Profile
+
+PAYROLL_HISTORY = "People > Payroll > View selected employees' Payroll section histories"
+TIME_OFF_SETTINGS = "Features > Time off > Settings > Manage company's time off settings"
+ROW = re.compile(r"^(?P<stream>[a-z_]+) +(?P<selected>yes|no) +(?P<result>\S.*)$")
+SELECTED_BY_DEFAULT = {
+    "employees",
+    "employee_fields",
+    "named_lists",
+    "work_history",
+    "employment_history",
+    "lifecycle_history",
+    "time_off_requests",
+    "whos_out",
+    "tasks",
+}
+
+
+@dataclass
+class DoctorRun:
+    code: int
+    out: str
+    fake: FakeHibob
+
+    @property
+    def rows(self) -> dict[str, str]:
+        """stream -> result label, read from the printed table."""
+        return {
+            m["stream"]: m["result"]
+            for line in self.out.splitlines()
+            if (m := ROW.match(line)) and m["stream"] in permissions.STREAM_ACCESS
+        }
+
+    @property
+    def requests(self) -> int:
+        return len(self.fake.log)
+
+    @property
+    def denied(self) -> int:
+        return sum(1 for r in self.fake.log if r.status in (401, 403))
+
+    def block(self, stream: str) -> str:
+        """The table row of `stream` plus its indented detail lines."""
+        lines = self.out.splitlines()
+        start = next(i for i, line in enumerate(lines) if line.startswith(stream + " "))
+        end = start + 1
+        while end < len(lines) and lines[end].startswith(" "):
+            end += 1
+        return "\n".join(lines[start:end])
+
+
+def run_doctor(
+    fake: FakeHibob,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    *args: str,
+    catalog: dict[str, Any] | None = None,
+    **config: Any,
+) -> DoctorRun:
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(tap_config(fake, **config)))
+    argv = ["--config", str(config_path), *args]
+    if catalog is not None:
+        catalog_path = tmp_path / "catalog.json"
+        catalog_path.write_text(json.dumps(catalog))
+        argv += ["--catalog", str(catalog_path)]
+    code = doctor.run(argv)
+    return DoctorRun(code, capsys.readouterr().out, fake)
+
+
+@pytest.fixture
+def check(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    """check(profile, *args, **config) -> DoctorRun against a fresh 20-employee fake."""
+    fakes: list[FakeHibob] = []
+
+    def run(
+        profile: str | Profile, *args: str, options: dict | None = None, **config: Any
+    ) -> DoctorRun:
+        fake = FakeHibob(profile=profile, options=options).start()
+        fakes.append(fake)
+        return run_doctor(fake, tmp_path, capsys, *args, **config)
+
+    yield run
+    for fake in fakes:
+        fake.stop()
+
+
+# Budget: every profile ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "profile",
+    ["all", "seed", "seed_minus_payroll", "no_personal", "none", "active_only", "sections_only",
+     "basic_only"],
+)  # fmt: skip
+def test_a_full_check_stays_inside_the_request_budget(check, profile: str) -> None:
+    run = check(profile)
+    assert run.requests < 20, [r.path for r in run.fake.log]
+    assert run.denied <= doctor.MAX_DENIED
+    # Never a retry: each endpoint is asked at most once, the people search at most twice.
+    paths = [r.path for r in run.fake.log if r.path != "/v1/people/search"]
+    assert len(paths) == len(set(paths)), paths
+
+
+def test_a_wrong_token_costs_exactly_one_request(check) -> None:
+    run = check("all", service_user_token="not-the-token")
+    assert run.code == 1
+    assert run.requests == 1 and run.denied == 1
+    assert run.fake.log[0].path == "/v1/company/people/fields"  # needs no permission
+    assert "rejected the service user ID/token" in run.out
+    assert run.rows == {}
+    assert "not-the-token" not in run.out
+
+
+def test_a_user_in_no_permission_group_gets_one_line(check) -> None:
+    run = check("none")
+    assert run.code == 1
+    assert run.denied == 2  # people search and named lists, then it stops
+    assert run.requests == 3
+    assert "not in any permission group" in run.out
+    assert "Hired, Employed and Terminated" in run.out
+    assert run.rows == {}
+    assert run.out.count("403") == 1  # one line, not a dozen rows of 403s
+
+
+# Permission profiles --------------------------------------------------------------------
+
+
+def test_everything_granted_is_all_ok(check) -> None:
+    run = check("all")
+    assert run.code == 0
+    assert set(run.rows) == set(permissions.STREAM_ACCESS)
+    assert set(run.rows.values()) == {"OK"}, run.out
+    assert run.denied == 0
+    assert "Result: all 9 selected streams can run." in run.out
+    assert check("all", "--strict").code == 0
+
+
+def test_the_seed_list_names_what_it_lacks(check) -> None:
+    run = check("seed")
+    assert run.code == 0  # every selected stream can run
+    rows = run.rows
+    assert rows["employees"] == "partially visible"
+    employees = run.block("employees")
+    # The seed guide grants neither About nor the tenant's custom category.
+    assert (
+        "About: 3 fields hidden; add: People > About > View selected employees' About sections"
+        in employees
+    )
+    assert (
+        f"Equipment: 1 field hidden; add: {permissions.for_category('x', 'Equipment')}" in employees
+    )
+    assert "Payroll" not in employees and "Personal" not in employees
+    assert rows["time_off_policy_types"] == "missing permission"
+    assert f"add: {TIME_OFF_SETTINGS}" in run.block("time_off_policy_types")
+    assert rows["time_off_balances"] == "missing permission"
+    assert "balance_policy_types" in run.block("time_off_balances")
+    others = set(rows) - {"employees", "time_off_policy_types", "time_off_balances"}
+    assert {rows[s] for s in others} == {"OK"}
+    assert run.denied == 1  # the policy-types probe answers for balances too
+    assert check("seed", "--strict").code == 1
+
+
+def test_balances_are_checked_directly_when_policy_types_are_configured(check) -> None:
+    run = check("seed", balance_policy_types=["Holiday"])
+    assert run.rows["time_off_balances"] == "OK"
+    assert run.rows["time_off_policy_types"] == "missing permission"
+    assert len(run.fake.requests_to("/v1/timeoff/employees/")) == 1
+
+
+def test_seed_minus_payroll_shares_one_probe_for_the_payroll_tables(check) -> None:
+    run = check("seed_minus_payroll")
+    for stream in ("salary_history", "variable_payments", "equity_grants"):
+        assert run.rows[stream] == "missing permission"
+        assert f"add: {PAYROLL_HISTORY}" in run.block(stream)
+    assert len(run.fake.requests_to("/v1/bulk/people/salaries", 403)) == 1
+    assert run.fake.requests_to("/v1/bulk/people/variable") == []
+    assert run.fake.requests_to("/v1/bulk/people/equities") == []
+    assert f"Payroll: 8 fields hidden; add: {permissions.for_category('payroll')}" in run.block(
+        "employees"
+    )
+    # The payroll family is opt-in, so the selected streams can still run.
+    assert run.code == 0
+
+
+def test_a_group_without_terminated_people_is_explained(check) -> None:
+    run = check("active_only")
+    block = run.block("employees")
+    assert run.rows["employees"] == "partially visible"
+    assert "No terminated employees are visible although include_inactive is on" in block
+    assert "Select people by condition" in block
+    assert "Hired, Employed and Terminated" in block
+    # With include_inactive off nobody expects them.
+    quiet = check("active_only", include_inactive=False)
+    assert "terminated" not in quiet.block("employees")
+
+
+def test_terminated_people_visible_raise_no_warning(check) -> None:
+    assert "No terminated employees" not in check("seed").out
+
+
+def test_sections_without_histories_are_detected(check) -> None:
+    run = check("sections_only")
+    for stream, section in (
+        ("work_history", "Work"),
+        ("employment_history", "Employment"),
+        ("lifecycle_history", "Lifecycle"),
+        ("salary_history", "Payroll"),
+    ):
+        assert run.rows[stream] == "partially visible", run.block(stream)
+        block = run.block(stream)
+        assert (
+            f"add: People > {section} > View selected employees' {section} section histories"
+            in block
+        )
+        assert "current row" in block
+    assert run.code == 0
+    assert check("sections_only", "--strict").code == 1
+
+
+def test_histories_granted_are_not_mistaken_for_current_rows(check) -> None:
+    run = check("seed")
+    for stream in ("work_history", "employment_history", "lifecycle_history", "salary_history"):
+        assert run.rows[stream] == "OK", run.block(stream)
+
+
+def test_restricted_columns_are_named(check) -> None:
+    restricted = {"salaries": {"no_view_permission": ["base"], "no_view_history_permission": []}}
+    run = check("all", options={"tables_restricted": restricted})
+    block = run.block("salary_history")
+    assert run.rows["salary_history"] == "partially visible"
+    assert "columns hidden by field-level permissions: base" in block
+
+
+def test_denials_stop_at_five_selected_streams_first(check) -> None:
+    run = check("basic_only")
+    assert run.denied == doctor.MAX_DENIED
+    rows = run.rows
+    for stream in ("work_history", "employment_history", "lifecycle_history", "whos_out"):
+        assert rows[stream] == "missing permission"
+    # Same permission as who's out: decided without a request.
+    assert rows["time_off_requests"] == "missing permission"
+    assert run.fake.requests_to("/v1/timeoff/requests/changes") == []
+    not_checked = [s for s, result in rows.items() if result == "not checked"]
+    assert not_checked and not set(not_checked) & SELECTED_BY_DEFAULT
+    assert "stops after 5 denied requests" in run.block(not_checked[0])
+    assert run.code == 1
+
+
+def test_no_visible_employees_means_the_basic_permission_is_missing(check) -> None:
+    without_basic = Profile("no_basic", PROFILES["seed"].permissions - {BASIC})
+    run = check(without_basic)
+    assert run.code == 1
+    assert run.rows["employees"] == "missing permission"
+    assert f"add: {permissions.BASIC_INFO}" in run.block("employees")
+
+
+# Selection: config and catalog ------------------------------------------------------------
+
+
+def _catalog(streams: dict[str, bool], employee_properties: dict[str, bool] | None = None) -> dict:
+    """A Singer catalog selecting `streams`; employees' schema built from the fake's fields."""
+    entries = []
+    for name, selected in streams.items():
+        schema: dict[str, Any] = {"type": "object", "properties": {}}
+        metadata: list[dict[str, Any]] = [{"breadcrumb": [], "metadata": {"selected": selected}}]
+        if name == "employees":
+            for spec in field_specs(FakeHibob().tenant):
+                node = schema
+                for part in spec.json_path.split("."):
+                    node = node["properties"].setdefault(part, {"type": "object", "properties": {}})
+            for prop, chosen in (employee_properties or {}).items():
+                metadata.append(
+                    {"breadcrumb": ["properties", prop], "metadata": {"selected": chosen}}
+                )
+        entries.append(
+            {"tap_stream_id": name, "stream": name, "schema": schema, "metadata": metadata}
+        )
+    return {"streams": entries}
+
+
+def test_a_catalog_selecting_payroll_tables_makes_missing_payroll_fatal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    selected = dict.fromkeys(SELECTED_BY_DEFAULT, True) | {"salary_history": True}
+    with FakeHibob(profile="seed_minus_payroll") as fake:
+        run = run_doctor(fake, tmp_path, capsys, catalog=_catalog(selected))
+    assert run.code == 1
+    assert "Result: 1 of 10 selected streams cannot run: salary_history." in run.out
+    assert run.block("salary_history").split()[:3] == ["salary_history", "yes", "missing"]
+
+
+def test_deselected_employee_properties_are_neither_requested_nor_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    selected = dict.fromkeys(SELECTED_BY_DEFAULT, True)
+    catalog = _catalog(selected, {"payroll": False, "about": False})
+    with FakeHibob(profile="seed_minus_payroll") as fake:
+        run = run_doctor(fake, tmp_path, capsys, catalog=catalog)
+    searches = [r.body for r in fake.requests_to("/v1/people/search") if "filters" in r.body]
+    assert len(searches) == 1
+    requested = searches[0]["fields"]
+    assert not [f for f in requested if f.startswith(("payroll.", "about."))]
+    assert "work.department" in requested
+    block = run.block("employees")
+    assert "Payroll" not in block and "About" not in block
+    assert "Equipment: 1 field hidden" in block
+
+
+def test_streams_absent_from_the_catalog_are_not_selected(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with FakeHibob(profile="basic_only") as fake:
+        run = run_doctor(fake, tmp_path, capsys, catalog=_catalog({"employees": True}))
+    assert run.code == 0
+    assert {s for s, label in run.rows.items() if label != "OK"} >= {"work_history", "whos_out"}
+    assert "Result: all 1 selected streams can run" in run.out
+
+
+def test_default_selection_matches_the_registered_stream_classes() -> None:
+    from tap_hibob.tap import STREAM_TYPES
+
+    for stream_class in STREAM_TYPES:
+        name = stream_class.name  # type: ignore[attr-defined]
+        assert stream_class.selected_by_default == (name not in doctor.OPT_IN_STREAMS), name
+    assert {
+        s for s in permissions.STREAM_ACCESS if doctor.default_selected(s)
+    } == SELECTED_BY_DEFAULT
+
+
+def test_json_output_for_automation(check) -> None:
+    run = check("seed_minus_payroll", "--format", "json")
+    report = json.loads(run.out)
+    assert report["ok"] is True and report["allVisible"] is False
+    assert report["requests"] == run.requests and report["deniedAnswers"] == run.denied
+    streams = {s["stream"]: s for s in report["streams"]}
+    assert set(streams) == set(permissions.STREAM_ACCESS)
+    salary = streams["salary_history"]
+    assert salary["status"] == Status.MISSING.value and salary["selected"] is False
+    assert salary["permission"] == PAYROLL_HISTORY
+    assert streams["variable_payments"]["checkedWith"] == "GET /v1/bulk/people/salaries"
+    payroll = next(c for c in streams["employees"]["categories"] if c["categoryId"] == "payroll")
+    assert payroll["permission"] == "People > Payroll > View selected employees' Payroll sections"
+    assert payroll["missingFields"] == payroll["requestedFields"] == 8
+
+
+def test_json_output_of_a_fatal_problem(check) -> None:
+    report = json.loads(check("none", "--format", "json").out)
+    assert report["ok"] is False
+    assert "not in any permission group" in report["problem"]
+
+
+# Configuration and connection problems ------------------------------------------------------
+
+
+def test_a_wrong_api_url_is_one_request_and_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with FakeHibob() as fake:
+        run = run_doctor(fake, tmp_path, capsys, api_url=fake.url + "/bob")
+    assert run.code == 1
+    assert run.requests == 1
+    assert "HTML page, not JSON" in run.out
+
+
+def test_an_unreachable_host_fails_fast(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sleeps: list[float] = []
+    monkeypatch.setattr("backoff._sync.time.sleep", sleeps.append)
+    with FakeHibob() as fake:
+        url = fake.url
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({**tap_config(fake), "api_url": url}))
+    assert doctor.run(["--config", str(config)]) == 1
+    assert "Could not talk to HiBob" in capsys.readouterr().out
+    assert len(sleeps) == doctor.DOCTOR_MAX_RETRIES  # short retries: an admin is waiting
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "is not valid JSON"),
+        ('{"service_user_id": "x"}', "missing service_user_token"),
+        ('{"service_user_id": "x", "service_user_token": "y", "api_url": "http://bob.example"}',
+         "must use https"),
+    ],
+)  # fmt: skip
+def test_config_problems_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, message: str
+) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(content)
+    assert doctor.run(["--config", str(path)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_no_config_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert doctor.run([]) == 2
+    assert "--config" in capsys.readouterr().err
+
+
+def test_a_catalog_that_is_not_json_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, catalog = tmp_path / "config.json", tmp_path / "catalog.json"
+    config.write_text(json.dumps({"service_user_id": "x", "service_user_token": "y"}))
+    catalog.write_text("nope")
+    assert doctor.run(["--config", str(config), "--catalog", str(catalog)]) == 2
+    assert "tap-hibob --discover" in capsys.readouterr().err
+
+
+def test_config_from_environment_like_meltano(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with FakeHibob(profile="seed") as fake:
+        for key, value in tap_config(fake).items():
+            monkeypatch.setenv(f"TAP_HIBOB_{key.upper()}", value)
+        monkeypatch.setenv("TAP_HIBOB_RATE_LIMIT_WINDOW_SECONDS", "60")
+        monkeypatch.chdir(tmp_path)  # no stray .env file
+        code = doctor.run(["--config", "ENV"])
+    assert code == 0
+    assert "employees" in capsys.readouterr().out
+
+
+def test_the_installed_command_never_prints_the_token(tmp_path: Path) -> None:
+    with FakeHibob(profile="seed_minus_payroll") as fake:
+        config = tmp_path / "config.json"
+        config.write_text(json.dumps(tap_config(fake)))
+        proc = subprocess.run(
+            [sys.executable, "-m", "tap_hibob.doctor", "--config", str(config), "--format", "json"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=ROOT,
+            check=False,
+        )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["ok"] is True
+    assert SERVICE_USER_TOKEN not in proc.stdout + proc.stderr
+    # No employee data either: names and ids of the fake's people never appear.
+    employee = fake.tenant.employees[1]
+    assert employee.id not in proc.stdout and employee.surname not in proc.stdout
+
+
+# The permission matrix ----------------------------------------------------------------------
+
+
+def test_permission_matrix_is_generated_from_the_permission_module(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert doctor.run(["--permission-matrix"]) == 0
+    matrix = capsys.readouterr().out
+    assert matrix == doctor.permission_matrix_markdown()
+    for access in permissions.STREAM_ACCESS.values():
+        row = next(line for line in matrix.splitlines() if line.startswith(f"| `{access.stream}` "))
+        assert f"`{access.endpoint}`" in row
+        assert (access.permission or "none") in row
+    for category in ("work", "payroll", "personalContact", "internal"):
+        assert permissions.for_category(category) in matrix
+    assert "Hired, Employed, Terminated" in matrix
+
+
+def test_readme_carries_the_generated_permission_matrix() -> None:
+    """Fails until the README holds `tap-hibob-doctor --permission-matrix` output verbatim."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert readme.count(doctor.permission_matrix_markdown()) == 1
+
+
+# Pure helpers -------------------------------------------------------------------------------
+
+
+def _person(pid: str, start: str | None = "2020-01-01", terminated: bool | None = False) -> Person:
+    return Person(pid, start, terminated)
+
+
+def test_current_rows_only_needs_evidence() -> None:
+    people = {"1": _person("1"), "2": _person("2", terminated=True)}
+    at_start = {"1": [{"effectiveDate": "2020-01-01"}]}
+    later = {"1": [{"effectiveDate": "2023-05-01"}]}
+    history = {"1": [{"effectiveDate": "2020-01-01"}, {"effectiveDate": "2023-05-01"}],
+               "2": [{"effectiveDate": "2024-01-01"}]}  # fmt: skip
+    assert doctor.current_rows_only(at_start, people) is None  # a new hire, complete history
+    assert doctor.current_rows_only(history, people) is None  # two rows prove history
+    assert doctor.current_rows_only({}, people) is None
+    assert "after the start date" in (doctor.current_rows_only(later, people) or "")
+    leaver = {"2": [{"effectiveDate": "2020-01-01"}]}
+    assert doctor.current_rows_only(leaver, people) is None
+    assert "terminated" in (doctor.current_rows_only(leaver, people, lifecycle=True) or "")
+    unknown_start = {"3": [{"effectiveDate": "2023-05-01"}]}
+    assert doctor.current_rows_only(unknown_start, {"3": _person("3", start=None)}) is None
+
+
+def test_table_rows_reads_both_shapes_restricted_columns_and_errors() -> None:
+    payload = {
+        "results": [
+            {"employeeId": "1", "values": [{"id": 1}, {"id": 2}]},
+            {
+                "employeeId": "2",
+                "values": [
+                    {
+                        "values": [{"id": 1}],
+                        "restricted_columns": {"no_view_permission": ["base"],
+                                               "no_view_history_permission": ["payPeriod"]},
+                    }
+                ],
+            },
+        ],
+        "errors": [{"employeeId": "9"}],
+    }  # fmt: skip
+    rows, restricted, errors = doctor.table_rows(payload)
+    assert {k: len(v) for k, v in rows.items()} == {"1": 2, "2": 1}
+    assert restricted == {"base", "payPeriod"}
+    assert errors == 1
+    assert doctor.table_rows(None) == ({}, set(), 0)
+
+
+def test_hidden_categories_count_nulls_and_slash_keys_as_visible() -> None:
+    fields = [
+        {"id": "work.title", "categoryId": "work", "categoryDisplayName": "Work",
+         "jsonPath": "work.title"},
+        {"id": "work.site", "categoryId": "work", "categoryDisplayName": "Work",
+         "jsonPath": "work.site"},
+        {"id": "payroll.salary.payment", "categoryId": "payroll",
+         "categoryDisplayName": "Payroll", "jsonPath": "payroll.salary.payment"},
+        {"id": "category_1.field_2", "categoryId": "category_1",
+         "categoryDisplayName": "Equipment", "jsonPath": "category_1.field_2"},
+        {"id": "root.email", "categoryId": "root", "categoryDisplayName": "Basic info",
+         "jsonPath": "email"},
+    ]  # fmt: skip
+    employees = [{"email": None, "work": {"title": None}, "/work/site": {"value": "London"}}]
+    gaps = doctor.hidden_categories(fields, employees)
+    assert [(g.category, g.missing, g.requested) for g in gaps] == [
+        ("Equipment", 1, 1),
+        ("Payroll", 1, 1),
+    ]
+    assert gaps[0].permission == "People > Equipment > View selected employees' Equipment sections"
+    partial = doctor.hidden_categories(fields[:2], [{"work": {"title": "1"}}])
+    assert partial[0].describe().startswith("Work: 1 of 2 fields hidden")
+
+
+def test_the_sample_mixes_leavers_and_long_tenure() -> None:
+    people = [_person(str(i), f"20{10 + i}-01-01", terminated=i % 3 == 0) for i in range(12)]
+    sample = doctor.choose_sample(people, size=5)
+    assert [p.id for p in sample] == ["0", "3", "1", "2", "4"]
