@@ -30,7 +30,7 @@ import requests
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.singerlib import Catalog, CatalogEntry
 
-from tap_hibob import permissions, settings
+from tap_hibob import people, permissions, settings
 from tap_hibob.client import HibobClient
 from tap_hibob.errors import (
     HibobAPIError,
@@ -38,6 +38,7 @@ from tap_hibob.errors import (
     HibobPermissionError,
     HibobWrongPathError,
 )
+from tap_hibob.field_types import HibobField, parse_fields
 from tap_hibob.permissions import STREAM_ACCESS
 
 LOGGER = logging.getLogger("tap-hibob-doctor")
@@ -50,9 +51,6 @@ TABLE_PROBE_LIMIT = 100  # rows per bulk-table probe: the sample's history, chea
 DOCTOR_MAX_RETRIES = 2  # an admin waits at the terminal: fail fast on a broken network
 DOCTOR_TIMEOUT_SECONDS = 30
 
-# Listed in field metadata but never returned by people search (read via actual payments),
-# so the employees stream does not request them either.
-UNSEARCHABLE_PREFIXES = ("actualPayment.",)
 # Read only to decide who is terminated and where histories start.
 STATUS_FIELDS = ("internal.lifecycleStatus", "internal.status", "work.startDate")
 
@@ -311,21 +309,19 @@ class Selection:
             streams[name] = bool(entry and entry.metadata.resolve_selection()[()])
         return cls(streams, catalog.get_stream("employees"))
 
-    def field_selected(self, meta: Mapping[str, Any]) -> bool:
-        """Whether the employees stream would request this metadata field."""
-        if str(meta.get("id", "")).startswith(UNSEARCHABLE_PREFIXES):
-            return False
-        path = _json_path(meta).split(".")
+    def field_selected(self, field: HibobField) -> bool:
+        """Whether the employees stream would request this field (same rules as the tap:
+        what the catalog selects and still has, else everything but SSN-type fields)."""
         if self.employees is None:
-            return str(meta.get("type")) != "ssn"
-        schema = self.employees.schema.to_dict()
-        for part in path:
+            return not field.sensitive
+        schema: Any = self.employees.schema.to_dict()
+        for part in field.path:
             properties = schema.get("properties") if isinstance(schema, dict) else None
             if not isinstance(properties, dict) or part not in properties:
                 return False  # not in the catalog's schema: the tap will not ask for it
             schema = properties[part]
         breadcrumb: tuple[str, ...] = ()
-        for part in path:
+        for part in field.path:
             breadcrumb += ("properties", part)
         return bool(self.employees.metadata.resolve_selection()[breadcrumb])
 
@@ -333,45 +329,34 @@ class Selection:
 # Pure helpers ------------------------------------------------------------------------------
 
 
-def _json_path(meta: Mapping[str, Any]) -> str:
-    raw = str(meta.get("jsonPath") or meta.get("id") or "")
-    return raw.removeprefix("root.")
-
-
-def _category(meta: Mapping[str, Any]) -> tuple[str, str]:
-    category_id = str(meta.get("categoryId") or meta.get("category") or "unknown")
-    return category_id, str(meta.get("categoryDisplayName") or category_id)
-
-
-def field_value(employee: Mapping[str, Any], meta: Mapping[str, Any]) -> tuple[bool, Any]:
+def field_value(employee: Mapping[str, Any], field: HibobField) -> tuple[bool, Any]:
     """(present, value) of one field in a people-search record, nested or slash form.
 
     Present-but-null counts as present: HiBob omits only fields the user may not see.
     """
     node: Any = employee
-    for part in _json_path(meta).split("."):
+    for part in field.path:
         if not isinstance(node, Mapping) or part not in node:
             break
         node = node[part]
     else:
         return True, node
-    slash = "/" + str(meta.get("id", "")).replace(".", "/")
-    if slash in employee:
-        value = employee[slash]
+    if field.slash_key in employee:
+        value = employee[field.slash_key]
         return True, value.get("value") if isinstance(value, Mapping) else value
     return False, None
 
 
 def hidden_categories(
-    fields: Sequence[Mapping[str, Any]], employees: Sequence[Mapping[str, Any]]
+    fields: Sequence[HibobField], employees: Sequence[Mapping[str, Any]]
 ) -> list[CategoryGap]:
     """Requested fields that no returned employee carries, grouped by HiBob category."""
     requested: dict[tuple[str, str], int] = defaultdict(int)
     missing: dict[tuple[str, str], int] = defaultdict(int)
-    for meta in fields:
-        key = _category(meta)
+    for f in fields:
+        key = (f.category_id, f.category_name)
         requested[key] += 1
-        if not any(field_value(employee, meta)[0] for employee in employees):
+        if not any(field_value(employee, f)[0] for employee in employees):
             missing[key] += 1
     return sorted(
         (
@@ -507,7 +492,7 @@ class Doctor:
             name: StreamCheck(name, self.selection.streams.get(name, False))
             for name in STREAM_ACCESS
         }
-        self.fields: list[dict[str, Any]] = []
+        self.fields: list[HibobField] = []
         self.people: list[Person] | None = None  # None: HiBob would not list employees
         self.sample: list[Person] = []
         self._memo: dict[str, Answer] = {}
@@ -619,14 +604,9 @@ class Doctor:
 
     def _check_fields_metadata(self) -> None:
         """First request: needs no permission, so a 401 here means the credentials."""
-        via = "GET /v1/company/people/fields"
         try:
-            response = self.client.get(
-                "/company/people/fields", endpoint="fields_metadata", stream="employee_fields"
-            )
-        except HibobAuthError as exc:
-            raise _FatalFindingError(str(exc)) from None
-        except HibobWrongPathError as exc:
+            metadata = people.field_metadata(self.client, stream="employee_fields")
+        except (HibobAuthError, HibobWrongPathError) as exc:
             raise _FatalFindingError(str(exc)) from None
         except (HibobAPIError, RetriableAPIError) as exc:
             raise _FatalFindingError(f"HiBob's field metadata could not be read: {exc}") from None
@@ -635,16 +615,15 @@ class Doctor:
                 f"Could not talk to HiBob at {settings.api_base(self.config)}: "
                 f"{type(exc).__name__}; check api_url and the network"
             ) from None
-        payload = response.payload
-        if isinstance(payload, Mapping):
-            payload = payload.get("fields", [])
-        self.fields = [f for f in payload or [] if isinstance(f, dict) and f.get("id")]
-        self.checks["employee_fields"].set(Status.OK, via=via)
+        self.fields = parse_fields(metadata)
+        self.checks["employee_fields"].set(Status.OK, via="GET /v1/company/people/fields")
 
-    def _status_fields(self) -> list[dict[str, Any]]:
-        known = {str(f["id"]): f for f in self.fields}
-        wanted = ["root.id", *STATUS_FIELDS]
-        return [known.get(fid, {"id": fid, "jsonPath": fid}) for fid in wanted]
+    def _status_fields(self) -> list[HibobField]:
+        known = {f.id: f for f in self.fields}
+        return [
+            known.get(fid) or HibobField(fid, fid, "", "", "", tuple(fid.split(".")))
+            for fid in ("root.id", *STATUS_FIELDS)
+        ]
 
     def _check_people(self) -> Answer:
         """Basic access: every visible employee's id, lifecycle status and start date."""
@@ -655,7 +634,7 @@ class Doctor:
             "/people/search",
             endpoint="people_search",
             stream="employees",
-            body={"fields": [m["id"] for m in metas], "showInactive": self.include_inactive},
+            body={"fields": [m.id for m in metas], "showInactive": self.include_inactive},
         )
         if not self._settle(["employees"], answer, via):
             if answer.denied:
@@ -681,8 +660,8 @@ class Doctor:
         return answer
 
     @staticmethod
-    def _person(employee: Mapping[str, Any], metas: Sequence[Mapping[str, Any]]) -> Person:
-        values = {str(m["id"]): field_value(employee, m) for m in metas}
+    def _person(employee: Mapping[str, Any], metas: Sequence[HibobField]) -> Person:
+        values = {m.id: field_value(employee, m) for m in metas}
         seen_id, person_id = values["root.id"]
         if not seen_id:
             person_id = employee.get("id")
@@ -723,7 +702,7 @@ class Doctor:
         # Selected streams first: if the denial budget runs out, it runs out on the rest.
         return sorted(probes, key=lambda p: not any(self.checks[s].selected for s in p[0]))
 
-    def _employee_fields(self) -> list[dict[str, Any]]:
+    def _employee_fields(self) -> list[HibobField]:
         return [f for f in self.fields if self.selection.field_selected(f)]
 
     def _check_employee_fields(self) -> None:
@@ -752,7 +731,7 @@ class Doctor:
                 endpoint="people_search",
                 stream="employees",
                 body={
-                    "fields": [f["id"] for f in group],
+                    "fields": [f.id for f in group],
                     "filters": filters,
                     "showInactive": self.include_inactive,
                 },

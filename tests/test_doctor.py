@@ -14,7 +14,8 @@ import pytest
 
 from tap_hibob import doctor, permissions
 from tap_hibob.doctor import Person, Status
-from tests.conftest import ROOT, tap_config
+from tap_hibob.field_types import HibobField
+from tests.conftest import ROOT, run_tap, tap_config
 from tests.fake_hibob import SERVICE_USER_TOKEN, FakeHibob
 from tests.fake_hibob.people import field_specs
 from tests.fake_hibob.profiles import BASIC, PROFILES, Profile
@@ -309,21 +310,29 @@ def test_a_catalog_selecting_payroll_tables_makes_missing_payroll_fatal(
     assert run.block("salary_history").split()[:3] == ["salary_history", "yes", "missing"]
 
 
-def test_deselected_employee_properties_are_neither_requested_nor_reported(
+def test_a_discovered_catalog_decides_which_employee_fields_are_checked(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    selected = dict.fromkeys(SELECTED_BY_DEFAULT, True)
-    catalog = _catalog(selected, {"payroll": False, "about": False})
     with FakeHibob(profile="seed_minus_payroll") as fake:
+        discovered = run_tap(tmp_path, tap_config(fake), "--discover")
+        assert discovered.returncode == 0, discovered.stderr
+        catalog = json.loads(discovered.stdout)
+        employees = next(s for s in catalog["streams"] if s["tap_stream_id"] == "employees")
+        for entry in employees["metadata"]:
+            if entry["breadcrumb"] in (["properties", "payroll"], ["properties", "about"]):
+                entry["metadata"]["selected"] = False
+        fake.log.clear()
         run = run_doctor(fake, tmp_path, capsys, catalog=catalog)
     searches = [r.body for r in fake.requests_to("/v1/people/search") if "filters" in r.body]
     assert len(searches) == 1
     requested = searches[0]["fields"]
     assert not [f for f in requested if f.startswith(("payroll.", "about."))]
-    assert "work.department" in requested
+    assert "work.department" in requested and "root.id" in requested
+    assert "identification.ssn" not in requested  # SSN is opt-in in the tap's catalog too
     block = run.block("employees")
     assert "Payroll" not in block and "About" not in block
     assert "Equipment: 1 field hidden" in block
+    assert run.code == 0
 
 
 def test_streams_absent_from_the_catalog_are_not_selected(
@@ -535,7 +544,7 @@ def test_table_rows_reads_both_shapes_restricted_columns_and_errors() -> None:
 
 
 def test_hidden_categories_count_nulls_and_slash_keys_as_visible() -> None:
-    fields = [
+    metadata = [
         {"id": "work.title", "categoryId": "work", "categoryDisplayName": "Work",
          "jsonPath": "work.title"},
         {"id": "work.site", "categoryId": "work", "categoryDisplayName": "Work",
@@ -547,6 +556,7 @@ def test_hidden_categories_count_nulls_and_slash_keys_as_visible() -> None:
         {"id": "root.email", "categoryId": "root", "categoryDisplayName": "Basic info",
          "jsonPath": "email"},
     ]  # fmt: skip
+    fields = [HibobField.from_metadata(meta) for meta in metadata]
     employees = [{"email": None, "work": {"title": None}, "/work/site": {"value": "London"}}]
     gaps = doctor.hidden_categories(fields, employees)
     assert [(g.category, g.missing, g.requested) for g in gaps] == [
