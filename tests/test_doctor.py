@@ -572,3 +572,8 @@ def test_the_sample_mixes_leavers_and_long_tenure() -> None:
     people = [_person(str(i), f"20{10 + i}-01-01", terminated=i % 3 == 0) for i in range(12)]
     sample = doctor.choose_sample(people, size=5)
     assert [p.id for p in sample] == ["0", "3", "1", "2", "4"]
+
+
+def test_the_doctor_docs_carry_the_current_matrix() -> None:
+    section = (ROOT / "docs" / "sections" / "doctor.md").read_text(encoding="utf-8")
+    assert section.count(doctor.permission_matrix_markdown()) == 1
