@@ -22,7 +22,7 @@ from singer_sdk.helpers._typing import (
 )
 from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
-from singer_sdk.singerlib import RecordMessage
+from singer_sdk.singerlib import RecordMessage, SelectionMask
 
 if TYPE_CHECKING:
     from tap_hibob.client import HibobClient
@@ -50,7 +50,7 @@ class HibobStream(Stream):
 
     _conform: ObjectConformer | None = None
     _conform_schema: dict[str, Any] | None = None
-    _prune: bool | None = None
+    _prune: RecordPruner | None = None
 
     @property
     def client(self) -> HibobClient:
@@ -65,10 +65,10 @@ class HibobStream(Stream):
         The profile (docs/sections/performance.md) put half of the tap's CPU in the SDK's
         per-record schema walks: `conform_record_data_types` re-derives each property's
         type from the schema for every value, and `pop_deselected_record_properties` copies
-        every record to look up a selection mask that usually selects everything. Here the
-        schema is compiled once into an `ObjectConformer` with the SDK's exact semantics
-        (tests/test_conform.py checks them against the SDK), and pruning runs only when the
-        catalog deselects something.
+        every record and looks up every property in the selection mask. Here both are
+        compiled once per schema, with the SDK's exact semantics (tests/test_conform.py
+        checks them against the SDK): an `ObjectConformer`, and a `RecordPruner` that pops
+        only the few paths the catalog deselects.
         """
         schema = self.effective_schema
         if self.TYPE_CONFORMANCE_LEVEL != TypeConformanceLevel.RECURSIVE or (
@@ -76,12 +76,11 @@ class HibobStream(Stream):
         ):
             yield from super()._generate_record_messages(record)
             return
-        if self._conform_schema is not schema or self._conform is None:
+        if self._conform_schema is not schema or self._conform is None or self._prune is None:
             self._conform = ObjectConformer(schema)
             self._conform_schema = schema
-            self._prune = not all(self.mask.values())
-        if self._prune:
-            pop_deselected_record_properties(record, self.schema, self.mask)
+            self._prune = RecordPruner(self.mask, self.schema)
+        self._prune(record)
         unmapped: list[str] = []
         record = self._conform(record, None, unmapped)
         if unmapped:
@@ -95,6 +94,52 @@ class HibobStream(Stream):
                     version=self._stream_version,
                     time_extracted=utc_now(),
                 )
+
+
+class RecordPruner:
+    """`pop_deselected_record_properties` for one selection mask, compiled.
+
+    The SDK walks every property of every record (copying each dict) to ask the mask.
+    Only breadcrumbs the mask holds as False can be popped, and only along nested dicts,
+    so this pops exactly those paths, outermost first, and does nothing when the catalog
+    deselects nothing.
+    """
+
+    def __init__(self, mask: SelectionMask, schema: dict[str, Any]) -> None:
+        self.mask = mask
+        self.schema = schema
+        self.everything = not mask[()]  # a deselected root pops every property
+        self.paths = [] if self.everything else _deselected_paths(mask)
+
+    def __call__(self, record: dict[str, Any]) -> None:
+        if self.everything:
+            pop_deselected_record_properties(record, self.schema, self.mask)
+            return
+        for names in self.paths:
+            target: Any = record
+            for name in names[:-1]:
+                target = target.get(name)
+                if not isinstance(target, dict):
+                    break
+            else:
+                target.pop(names[-1], None)
+
+
+def _deselected_paths(mask: SelectionMask) -> list[tuple[str, ...]]:
+    """Property names along each deselected breadcrumb whose ancestors are all selected.
+
+    The SDK only ever asks the mask about ("properties", name, "properties", name, ...)
+    breadcrumbs, so other shapes (array items) can never pop anything.
+    """
+    paths = []
+    for breadcrumb, selected in mask.items():
+        if selected or len(breadcrumb) < 2 or len(breadcrumb) % 2:
+            continue
+        if any(part != "properties" for part in breadcrumb[::2]):
+            continue
+        if all(mask[breadcrumb[:end]] for end in range(2, len(breadcrumb), 2)):
+            paths.append(tuple(breadcrumb[1::2]))
+    return paths
 
 
 # Values JSON decoding produces that the SDK's primitive conformance returns unchanged

@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from singer_sdk.helpers._catalog import pop_deselected_record_properties
 from singer_sdk.helpers._typing import _conform_record_data_types
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.singerlib import Catalog, SelectionMask
 
-from tap_hibob.stream import ObjectConformer
+from tap_hibob.stream import ObjectConformer, RecordPruner
 from tests.conftest import ROOT, run_tap, tap_config
 
 SCHEMA_FILES = sorted((ROOT / "schemas").glob("*.json"))
@@ -189,6 +191,74 @@ def test_edge_cases_the_sdk_defines() -> None:
         "free": {"anything": [1]},
     }
     assert unmapped == ["rows.deep.y", "rows.gone", "nested.drop", "extra"]
+
+
+def _breadcrumbs(schema: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every breadcrumb the SDK's metadata would hold, array items included."""
+    out = []
+    for name, sub in (schema.get("properties") or {}).items():
+        here = (*prefix, "properties", name)
+        out.append(here)
+        out += _breadcrumbs(sub, here)
+        if isinstance(sub.get("items"), dict):
+            out += _breadcrumbs(sub["items"], (*here, "items"))
+    return out
+
+
+@pytest.mark.parametrize(
+    "schema_name", [p.stem for p in SCHEMA_FILES] + ["edge"], ids=lambda name: name
+)
+def test_compiled_pruner_matches_the_sdk(schema_name: str) -> None:
+    if schema_name == "edge":
+        schema = EDGE_SCHEMA
+    else:
+        schema = json.loads((ROOT / "schemas" / f"{schema_name}.json").read_text())
+    crumbs = _breadcrumbs(schema)
+    rng = random.Random(f"prune:{schema_name}")
+    for case in range(300):
+        share = rng.choice([0.0, 0.05, 0.3, 0.8])
+        entries = {crumb: rng.random() >= share for crumb in crumbs if rng.random() < 0.9}
+        entries[()] = case % 50 != 0  # now and then a deselected stream
+        for _ in range(rng.randint(0, 2)):  # breadcrumbs of properties the schema lacks
+            entries[("properties", f"extra{rng.randint(0, 1)}")] = rng.random() < 0.5
+        mask = SelectionMask(entries)
+        record = _record(rng, schema)
+        expected = copy.deepcopy(record)
+        pop_deselected_record_properties(expected, schema, mask)
+        actual = copy.deepcopy(record)
+        RecordPruner(mask, schema)(actual)
+        assert _same(actual, expected), (record, entries)
+
+
+def test_pruner_does_nothing_when_everything_is_selected() -> None:
+    mask = SelectionMask({(): True, ("properties", "flag"): True})
+    assert RecordPruner(mask, EDGE_SCHEMA).paths == []
+
+
+def test_discovered_schemas_and_default_masks(tmp_path: Path, fake: Any) -> None:
+    """Every discovered stream (employees' schema is built from HiBob's field metadata),
+    with the selection its catalog metadata gives by default."""
+    discovered = run_tap(tmp_path, tap_config(fake), "--discover")
+    assert discovered.returncode == 0, discovered.stderr
+    catalog = Catalog.from_dict(json.loads(discovered.stdout))
+    assert "employees" in catalog
+    for name, entry in catalog.items():
+        schema = entry.schema.to_dict()
+        mask = entry.metadata.resolve_selection()
+        if name == "employees":  # SSN fields are deselected by default: pruning is live
+            assert RecordPruner(mask, schema).paths
+        rng = random.Random(f"discovered:{name}")
+        for _ in range(100):
+            record = _record(rng, schema)
+            expected, expected_unmapped = _sdk(record, schema)
+            actual, actual_unmapped = _ours(record, schema)
+            assert _same(actual, expected), (name, record)
+            assert actual_unmapped == expected_unmapped, (name, record)
+            pruned = copy.deepcopy(record)
+            pop_deselected_record_properties(pruned, schema, mask)
+            ours = copy.deepcopy(record)
+            RecordPruner(mask, schema)(ours)
+            assert _same(ours, pruned), (name, record)
 
 
 def test_deselected_properties_are_pruned_through_the_cli(tmp_path: Path, fake: Any) -> None:
