@@ -540,9 +540,12 @@ class Doctor:
         stream: str,
         params: Mapping[str, Any] | None = None,
         body: Mapping[str, Any] | None = None,
+        shown: str = "",
     ) -> Answer:
+        """One probe. `shown` names the request in messages when its path holds an id."""
         if self.denied >= MAX_DENIED:
             return Answer(skipped=True)
+        shown = shown or f"{method} /v1{path}"
         try:
             if method == "POST":
                 response = self.client.post(path, body or {}, endpoint=endpoint, stream=stream)
@@ -553,13 +556,11 @@ class Doctor:
         except HibobPermissionError:
             return Answer(denied=True, status=403)
         except HibobWrongPathError:
-            return Answer(
-                error="HiBob answered with its web page: this tenant has no such endpoint"
-            )
+            return Answer(error=f"HiBob answered {shown} with its web page: no such endpoint")
         except HibobAPIError as exc:
-            return Answer(error=f"HiBob refused the check request ({exc})", status=exc.status)
-        except RetriableAPIError as exc:
-            return Answer(error=f"{exc} (gave up)")
+            return Answer(error=f"HiBob refused {shown} ({exc.status})", status=exc.status)
+        except RetriableAPIError:
+            return Answer(error=f"HiBob kept failing on {shown} (gave up after retries)")
         except requests.exceptions.RequestException as exc:
             raise _FatalFindingError(
                 f"Could not talk to HiBob at {settings.api_base(self.config)}: "
@@ -592,9 +593,8 @@ class Doctor:
             for name in names:
                 self.checks[name].set(Status.NOT_CHECKED, note=BUDGET_SPENT)
         elif answer.error:
-            status = Status.NOT_APPLICABLE if answer.status == 404 else Status.NOT_CHECKED
             for name in names:
-                self.checks[name].set(status, note=answer.error, via=via)
+                self.checks[name].set(Status.NOT_CHECKED, note=answer.error, via=via)
         else:
             for name in names:
                 self.checks[name].set(Status.OK, via=via)
@@ -902,7 +902,10 @@ class Doctor:
             endpoint="timeoff_balance",
             stream="time_off_balances",
             params={"policyType": names[0], "date": self.now.date().isoformat()},
+            shown="GET /v1/timeoff/employees/{id}/balance",
         )
+        if answer.status == 404:
+            answer.error += f"; is '{names[0]}' a policy type of this company?"
         self._settle(["time_off_balances"], answer, "GET /v1/timeoff/employees/{id}/balance")
 
 

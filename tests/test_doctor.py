@@ -16,7 +16,7 @@ from tap_hibob import doctor, permissions
 from tap_hibob.doctor import Person, Status
 from tap_hibob.field_types import HibobField
 from tests.conftest import ROOT, run_tap, tap_config
-from tests.fake_hibob import SERVICE_USER_TOKEN, FakeHibob
+from tests.fake_hibob import SERVICE_USER_TOKEN, FakeHibob, Faults
 from tests.fake_hibob.people import field_specs
 from tests.fake_hibob.profiles import BASIC, PROFILES, Profile
 
@@ -577,3 +577,24 @@ def test_the_sample_mixes_leavers_and_long_tenure() -> None:
 def test_the_doctor_docs_carry_the_current_matrix() -> None:
     section = (ROOT / "docs" / "sections" / "doctor.md").read_text(encoding="utf-8")
     assert section.count(doctor.permission_matrix_markdown()) == 1
+
+
+def test_an_unknown_configured_policy_type_is_named_without_employee_data(check) -> None:
+    run = check("all", balance_policy_types=["Sabbatical"])
+    block = run.block("time_off_balances")
+    assert run.rows["time_off_balances"] == "not checked"
+    assert "GET /v1/timeoff/employees/{id}/balance (404)" in block
+    assert "'Sabbatical' a policy type of this company?" in block
+    assert not re.search(r"\d{19}", run.out)  # no employee id anywhere
+
+
+def test_a_failing_hibob_is_reported_after_short_retries(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sleeps: list[float] = []
+    monkeypatch.setattr("backoff._sync.time.sleep", sleeps.append)
+    with FakeHibob(faults=Faults(error_rate=1.0)) as fake:
+        run = run_doctor(fake, tmp_path, capsys)
+    assert run.code == 1
+    assert "HiBob's field metadata could not be read" in run.out
+    assert run.requests == 1 + doctor.DOCTOR_MAX_RETRIES
