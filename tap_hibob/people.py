@@ -127,7 +127,7 @@ def _has(record: Mapping[str, Any], path: tuple[str, ...]) -> bool:
         if key not in node:
             return False
         node = node[key]
-        if not isinstance(node, Mapping):
+        if not isinstance(node, dict):
             return node is None
     return path[-1] in node
 
@@ -194,7 +194,7 @@ class _Plan:
         for key, wrapped in slashed:
             path = self.slash_paths.get(key)
             if path is not None:
-                value = wrapped.get("value") if isinstance(wrapped, Mapping) else wrapped
+                value = wrapped.get("value") if isinstance(wrapped, dict) else wrapped
                 _fill(record, path, value)
         for path in self.time_paths:
             _apply(record, path, to_utc_timestamp)
@@ -253,7 +253,7 @@ class _Plan:
 def _value_at(record: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     node: Any = record
     for key in path:
-        if not isinstance(node, Mapping):
+        if not isinstance(node, dict):
             return None
         node = node.get(key)
     return node

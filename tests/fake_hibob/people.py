@@ -173,6 +173,7 @@ _STANDARD: list[tuple[str, str, str, str, str | None, bool, str | None]] = [
     ("eeo.jobCategory", "list", "eeo", "Job category", "jobCategory", False, None),
 ]
 # fmt: on
+_STANDARD_IDS = frozenset(row[0] for row in _STANDARD)
 # Types custom fields cycle through; "rating" is a type the tap has never heard of.
 CUSTOM_TYPES = [
     "text",
@@ -203,14 +204,8 @@ class FieldSpec:
     historical: bool
     json_path: str
     salt: int
-
-    @property
-    def path(self) -> tuple[str, ...]:
-        return tuple(self.json_path.split("."))
-
-    @property
-    def slash_key(self) -> str:
-        return "/" + self.id.replace(".", "/")
+    path: tuple[str, ...]
+    slash_key: str
 
     def metadata(self) -> dict[str, Any]:
         return {
@@ -236,6 +231,7 @@ def _spec(
     historical: bool = False,
     json_path: str | None = None,
 ) -> FieldSpec:
+    json_path = json_path or field_id
     return FieldSpec(
         field_id,
         field_type,
@@ -243,8 +239,10 @@ def _spec(
         name,
         list_id,
         historical,
-        json_path or field_id,
+        json_path,
         zlib.crc32(field_id.encode()),
+        tuple(json_path.split(".")),
+        "/" + field_id.replace(".", "/"),
     )
 
 
@@ -488,6 +486,8 @@ def _working_pattern(e: Employee) -> dict[str, Any]:
 def _specific(ctx: _Ctx, e: Employee, spec: FieldSpec) -> Any:
     """Values of standard fields that must agree with the tenant (or with each other)."""
     fid = spec.id
+    if fid not in _STANDARD_IDS:
+        return _generic(ctx, e, spec)  # custom fields: skip the long match below
     manager = _manager(ctx, e)
     terminated = e.lifecycle == "terminated"
     match fid:
@@ -582,6 +582,8 @@ def _generic(ctx: _Ctx, e: Employee, spec: FieldSpec) -> Any:
     if h % 7 == 0:
         return None
     match spec.type:
+        case "text" | "text-area":
+            return f"{spec.name} of {e.first_name} #{e.index}"
         case "number":
             return (h % 1000) / 4  # fractions included
         case "date":
@@ -620,8 +622,6 @@ def _generic(ctx: _Ctx, e: Employee, spec: FieldSpec) -> Any:
             return _working_pattern(e)
         case "duration_with_unit":
             return {"value": 1 + h % 6, "unit": "weeks"}
-        case "text" | "text-area":
-            return f"{spec.name} of {e.first_name} #{e.index}"
     return {"score": h % 5 + 1, "scale": 5}  # a type nobody documented
 
 
