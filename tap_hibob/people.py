@@ -489,7 +489,7 @@ class NamedListsStream(HibobStream):
         ).payload
         seen: set[tuple[str, str]] = set()
         for list_name, items in _named_lists(payload):
-            for record in _flatten(list_name, items, None):
+            for record in list_items(list_name, items):
                 key = (record["listName"], record["id"])
                 if key not in seen:  # items may come under both `values` and `items`
                     seen.add(key)
@@ -524,7 +524,10 @@ def _list_or_empty(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _flatten(list_name: str, items: list[Any], parent_id: str | None) -> Iterator[dict[str, Any]]:
+def list_items(
+    list_name: str, items: list[Any], parent_id: str | None = None
+) -> Iterator[dict[str, Any]]:
+    """Records of one named list's items, depth first, children after their parent."""
     for item in items:
         if not isinstance(item, Mapping) or item.get("id") is None:
             continue
@@ -539,7 +542,7 @@ def _flatten(list_name: str, items: list[Any], parent_id: str | None) -> Iterato
         }
         children = item.get("children")
         if isinstance(children, list):
-            yield from _flatten(list_name, children, item_id)
+            yield from list_items(list_name, children, item_id)
 
 
 STREAMS: list[type[Stream]] = [EmployeesStream, EmployeeFieldsStream, NamedListsStream]
