@@ -641,8 +641,7 @@ class Doctor:
                 # Tasks need the same Basic info permission: no second 403 for it.
                 self._deny(["tasks"], f"{via} (same permission)")
             return answer
-        employees = (answer.payload or {}).get("employees") or []
-        self.people = [self._person(e, metas) for e in employees if isinstance(e, Mapping)]
+        self.people = [self._person(e, metas) for e in _employees(answer.payload)]
         self.people = [p for p in self.people if p.id]
         self.sample = choose_sample(self.people)
         check = self.checks["employees"]
@@ -724,6 +723,7 @@ class Doctor:
         filters = [
             {"fieldPath": "root.id", "operator": "equals", "values": [p.id for p in self.sample]}
         ]
+        masked: list[str] = []
         for group in groups:
             answer = self._ask(
                 "POST",
@@ -739,15 +739,19 @@ class Doctor:
             if not answer.ok:
                 check.notes.append("selected fields not checked: " + (answer.error or BUDGET_SPENT))
                 return
-            employees = [
-                e for e in (answer.payload or {}).get("employees") or [] if isinstance(e, Mapping)
-            ]
+            employees = _employees(answer.payload)
             if not employees:
                 check.notes.append(
                     "selected fields not checked: HiBob returned no sampled employee"
                 )
                 return
             check.categories += hidden_categories(group, employees)
+            masked += [f.id for f in group if f.sensitive and _masked(employees, f)]
+        if masked:
+            check.worsen(
+                Status.PARTIAL,
+                f"HiBob masks {', '.join(masked)}; for full values add: {people.SSN_PERMISSION}",
+            )
         if check.categories:
             check.worsen(
                 Status.PARTIAL,
@@ -907,6 +911,16 @@ class Doctor:
         if answer.status == 404:
             answer.error += f"; is '{names[0]}' a policy type of this company?"
         self._settle(["time_off_balances"], answer, "GET /v1/timeoff/employees/{id}/balance")
+
+
+def _employees(payload: Any) -> list[Mapping[str, Any]]:
+    found = payload.get("employees") if isinstance(payload, Mapping) else None
+    return [e for e in found or [] if isinstance(e, Mapping)]
+
+
+def _masked(employees: Sequence[Mapping[str, Any]], field: HibobField) -> bool:
+    """Whether HiBob obscures this (sensitive) field, e.g. an SSN as ***-**-1234."""
+    return any("*" in str(field_value(e, field)[1] or "") for e in employees)
 
 
 def _flag(value: str | None) -> bool:

@@ -178,6 +178,11 @@ def test_the_seed_list_names_what_it_lacks(check) -> None:
     others = set(rows) - {"employees", "time_off_policy_types", "time_off_balances"}
     assert {rows[s] for s in others} == {"OK"}
     assert run.denied == 1  # the policy-types probe answers for balances too
+    # Without a catalog the fields are the tap's defaults: no SSN, nothing unsearchable.
+    search = next(r.body for r in run.fake.requests_to("/v1/people/search") if "filters" in r.body)
+    assert "work.department" in search["fields"]
+    assert "identification.ssn" not in search["fields"]
+    assert not [f for f in search["fields"] if f.startswith("actualPayment.")]
     assert check("seed", "--strict").code == 1
 
 
@@ -321,6 +326,8 @@ def test_a_discovered_catalog_decides_which_employee_fields_are_checked(
         for entry in employees["metadata"]:
             if entry["breadcrumb"] in (["properties", "payroll"], ["properties", "about"]):
                 entry["metadata"]["selected"] = False
+            if entry["breadcrumb"] == ["properties", "identification", "properties", "ssn"]:
+                entry["metadata"]["selected"] = True  # opted in: the seed cannot unmask it
         fake.log.clear()
         run = run_doctor(fake, tmp_path, capsys, catalog=catalog)
     searches = [r.body for r in fake.requests_to("/v1/people/search") if "filters" in r.body]
@@ -328,8 +335,12 @@ def test_a_discovered_catalog_decides_which_employee_fields_are_checked(
     requested = searches[0]["fields"]
     assert not [f for f in requested if f.startswith(("payroll.", "about."))]
     assert "work.department" in requested and "root.id" in requested
-    assert "identification.ssn" not in requested  # SSN is opt-in in the tap's catalog too
+    assert "identification.ssn" in requested
     block = run.block("employees")
+    assert (
+        "HiBob masks identification.ssn; for full values add: People > Identification > "
+        "Edit selected employees' Identification sections" in block
+    )
     assert "Payroll" not in block and "About" not in block
     assert "Equipment: 1 field hidden" in block
     assert run.code == 0
