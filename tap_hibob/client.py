@@ -39,7 +39,6 @@ PUBLISHED_LIMITS = {
     "timeoff_balance": 50,
     "timeoff_policies": 50,
 }
-MAX_BACKOFF_SECONDS = 60.0
 MAX_RATE_LIMIT_WAIT_SECONDS = 300.0
 _ERROR_KEY = re.compile(r"^[A-Za-z0-9_.\-]{1,120}$")
 
@@ -83,7 +82,7 @@ class HibobResponse:
     headers: Mapping[str, str]
 
 
-class _RateLimited(RetriableAPIError):
+class _RateLimitedError(RetriableAPIError):
     """429 from HiBob; carries how long to wait."""
 
     def __init__(self, message: str, wait: float) -> None:
@@ -106,6 +105,9 @@ class HibobClient:
         self.logger = logger
         self.timeout = (10.0, float(config.get("request_timeout") or 60))
         self.max_tries = int(config.get("max_retries", 8)) + 1
+        self.backoff_max = float(
+            config.get(settings.BACKOFF_MAX_KEY) or settings.DEFAULT_BACKOFF_MAX_SECONDS
+        )
         self.window = float(config.get("rate_limit_window_seconds") or 60)
         self.default_limit = int(config.get("default_rate_limit") or 50)
         self._clock = clock
@@ -213,7 +215,7 @@ class HibobClient:
             raise self._permission_error(where, stream)
         if status == 429:
             wait = _rate_limit_wait(response.headers)
-            raise _RateLimited(f"HiBob rate limit reached on {where} (429)", wait)
+            raise _RateLimitedError(f"HiBob rate limit reached on {where} (429)", wait)
         if status >= 500:
             raise RetriableAPIError(f"HiBob server error {status} on {where}")
         if status >= 400:
@@ -255,10 +257,10 @@ class HibobClient:
         attempt = 0
         while True:
             attempt += 1
-            if isinstance(exc, _RateLimited):
+            if isinstance(exc, _RateLimitedError):
                 wait = exc.wait
             else:
-                base = min(MAX_BACKOFF_SECONDS, 2.0**attempt)
+                base = min(self.backoff_max, 2.0**attempt)
                 wait = base * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not crypto
             exc = yield wait
 

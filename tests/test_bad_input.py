@@ -1,0 +1,432 @@
+"""Malformed input: one clear error line and a non-zero exit, never a traceback.
+
+A config that cannot work must fail before the first request (a typo must not cost HiBob
+calls, let alone feed its firewall); a state or catalog that cannot be used must fail before
+any record is written, so a loader never sees half a run. A few cases run the real CLI end to
+end (exit code, stderr shape); the many variants of each check run in-process, because a CLI
+start costs a second of CPU.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from singer_sdk.exceptions import ConfigValidationError
+
+from tap_hibob import timeoff
+from tap_hibob.errors import HibobCatalogError, HibobConfigError, HibobStateError
+from tap_hibob.tap import TapHibob, _checked_catalog, _checked_state
+from tests.conftest import ROOT, CliRun, run_tap, tap_config
+from tests.fake_hibob import FakeHibob
+
+# The SDK's console format: every line of stderr must be one whole log line. A traceback,
+# a multi-line message or a raw warnings.warn() would add lines that do not match.
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} \| (DEBUG|INFO|WARNING|ERROR) ")
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeHibob]:
+    with FakeHibob() as app:
+        yield app
+
+
+@pytest.fixture
+def fake(server: FakeHibob) -> FakeHibob:
+    """One fake for the module (cheap tests), with an empty request log per test."""
+    server.log.clear()
+    return server
+
+
+@pytest.fixture(scope="module")
+def catalog(server: FakeHibob, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The discovered catalog, and which paths discovery itself requests."""
+    run = run_tap(tmp_path_factory.mktemp("discover"), tap_config(server), "--discover")
+    assert run.returncode == 0, run.stderr
+    return {"catalog": json.loads(run.stdout), "paths": {r.path for r in server.log}}
+
+
+def error_lines(run: CliRun) -> list[str]:
+    return [line for line in run.stderr.splitlines() if "| ERROR " in line]
+
+
+def warning_lines(run: CliRun) -> list[str]:
+    return [line for line in run.stderr.splitlines() if "| WARNING " in line]
+
+
+def assert_clean_failure(run: CliRun, *phrases: str) -> str:
+    """Non-zero exit, no traceback, stderr only whole log lines, one ERROR naming the cause."""
+    assert run.returncode != 0, run.stderr
+    assert "Traceback" not in run.stderr, run.stderr
+    odd = [line for line in run.stderr.splitlines() if line and not LOG_LINE.match(line)]
+    assert not odd, f"stderr lines that are not single log lines: {odd}"
+    matching = [line for line in error_lines(run) if all(p in line for p in phrases)]
+    assert matching, f"no ERROR line with {phrases}: {error_lines(run)}"
+    assert not [m for m in run.messages if m["type"] == "RECORD"], "records were written"
+    return matching[0]
+
+
+def run_raw(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> CliRun:
+    """The CLI with hand-made arguments (for config files run_tap cannot write)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "tap_hibob", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+    return CliRun(proc.returncode, proc.stdout, proc.stderr)
+
+
+def without(config: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in config.items() if k != key}
+
+
+def bookmark(value: Any, key: str = timeoff.BOOKMARK_KEY) -> dict[str, Any]:
+    state = {"replication_key": key, "replication_key_value": value}
+    return {"bookmarks": {"time_off_requests": state}}
+
+
+def select_only(catalog: dict[str, Any], *names: str) -> dict[str, Any]:
+    catalog = json.loads(json.dumps(catalog))
+    for entry in catalog["streams"]:
+        for meta in entry["metadata"]:
+            if not meta["breadcrumb"]:
+                meta["metadata"]["selected"] = entry["tap_stream_id"] in names
+    return catalog
+
+
+# Settings -----------------------------------------------------------------------------------
+
+CONFIG_CASES = [
+    pytest.param(
+        lambda c: without(c, "service_user_token"),
+        "'service_user_token' is a required property",
+        id="missing-token",
+    ),
+    pytest.param(
+        lambda c: without(c, "service_user_id"),
+        "'service_user_id' is a required property",
+        id="missing-user-id",
+    ),
+    pytest.param(
+        lambda c: {**c, "service_user_id": "  "}, "service_user_id is empty", id="blank-id"
+    ),
+    pytest.param(
+        lambda c: {**c, "service_user_token": c["service_user_token"] + "\n"},
+        "service_user_token starts or ends with whitespace",
+        id="token-with-newline",
+    ),
+    pytest.param(
+        lambda c: {**c, "people_batch_size": "two hundred"},
+        "'two hundred' is not of type 'integer'",
+        id="batch-size-not-integer",
+    ),
+    pytest.param(
+        lambda c: {**c, "include_inactive": "yes"},
+        "'yes' is not of type 'boolean'",
+        id="flag-not-boolean",
+    ),
+    pytest.param(
+        lambda c: {**c, "api_url": "http://api.hibob.com"},
+        "api_url must use https (got http://api.hibob.com)",
+        id="api-url-not-https",
+    ),
+    pytest.param(
+        lambda c: {**c, "api_url": "api.hibob.com"},
+        "api_url 'api.hibob.com' is not a URL",
+        id="api-url-no-scheme",
+    ),
+    pytest.param(
+        lambda c: {**c, "api_url": c["api_url"] + "/v1"},
+        "api_url must not end with /v1",
+        id="api-url-with-v1",
+    ),
+    pytest.param(
+        lambda c: {**c, "start_date": "last tuesday"},
+        "start_date 'last tuesday' is not an ISO 8601 date-time",
+        id="start-date-unparsable",
+    ),
+    pytest.param(
+        lambda c: {**c, "human_readable": "yes"},
+        "'yes' is not one of ['off', 'append', 'replace']",
+        id="human-readable-unknown",
+    ),
+    pytest.param(
+        lambda c: {**c, "request_timeout": 0},
+        "request_timeout must be at least 1",
+        id="timeout-zero",
+    ),
+    pytest.param(
+        lambda c: {**c, "rate_limit_window_seconds": -0.5},
+        "rate_limit_window_seconds must be positive",
+        id="window-negative-decimal",
+    ),
+    pytest.param(
+        lambda c: {**c, "backoff_max_seconds": "fast"},
+        "backoff_max_seconds must be a positive number",
+        id="backoff-not-a-number",
+    ),
+    pytest.param(
+        lambda c: {**c, "balance_policy_types": "Holiday"},
+        "'Holiday' is not of type 'array'",
+        id="policy-types-not-a-list",
+    ),
+]
+
+
+@pytest.mark.parametrize(("mutate", "message"), CONFIG_CASES)
+def test_bad_setting_is_refused_before_any_request(
+    fake: FakeHibob, mutate: Any, message: str
+) -> None:
+    # Parsed as the SDK parses config files: non-integers become Decimal.
+    config = json.loads(json.dumps(mutate(tap_config(fake))), parse_float=Decimal)
+    with pytest.raises(ConfigValidationError) as caught:
+        TapHibob(config=config, validate_config=True)
+    assert any(message in error for error in caught.value.errors), caught.value.errors
+    assert all("\n" not in error for error in caught.value.errors)
+    assert fake.log == []
+
+
+@pytest.mark.parametrize("args", [(), ("--discover",)], ids=["sync", "discover"])
+def test_cli_bad_setting_one_line_no_request(fake: FakeHibob, tmp_path: Path, args: Any) -> None:
+    run = run_tap(tmp_path, without(tap_config(fake), "service_user_token"), *args)
+    assert_clean_failure(run, "'service_user_token' is a required property")
+    assert run.stdout == ""
+    assert fake.log == []
+
+
+def test_cli_unparsable_start_date(fake: FakeHibob, tmp_path: Path) -> None:
+    run = run_tap(tmp_path, tap_config(fake, start_date="2024-13-45"))
+    assert_clean_failure(run, "start_date '2024-13-45' is not an ISO 8601 date-time")
+    assert fake.log == []
+
+
+def test_cli_config_file_missing(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere" / "config.json"
+    run = run_raw(tmp_path, "--config", str(missing))
+    assert_clean_failure(run, f"The config file {missing} was not found")
+
+
+def test_cli_config_file_not_json(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    path.write_text("{'service_user_id': 1}")
+    run = run_raw(tmp_path, "--config", str(path))
+    assert_clean_failure(run, f"The config file {path} is not valid JSON (line 1, column 2)")
+
+
+def test_config_file_must_hold_an_object(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    path.write_text('["id", "token"]')
+    with pytest.raises(HibobConfigError, match="must hold a JSON object of settings"):
+        TapHibob.cb_config(None, None, (str(path),))  # type: ignore[arg-type]
+
+
+def test_cli_env_var_not_an_integer(fake: FakeHibob, tmp_path: Path) -> None:
+    env = {
+        "TAP_HIBOB_SERVICE_USER_ID": "someone",
+        "TAP_HIBOB_SERVICE_USER_TOKEN": "secret",
+        "TAP_HIBOB_API_URL": fake.url,
+        "TAP_HIBOB_PEOPLE_BATCH_SIZE": "lots",
+    }
+    run = run_raw(tmp_path, "--config", "ENV", env=env)
+    assert_clean_failure(run, "Environment variable TAP_HIBOB_PEOPLE_BATCH_SIZE must be an integer")
+    assert fake.log == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("TAP_HIBOB_INCLUDE_INACTIVE", "maybe", "must be true or false"),
+        ("TAP_HIBOB_MAX_RETRIES", "3.5", "must be an integer"),
+        ("TAP_HIBOB_STREAM_MAPS", "{employees: null}", "must be JSON"),
+    ],
+)
+def test_env_values_the_sdk_would_misread(
+    fake: FakeHibob, monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
+) -> None:
+    """The SDK reads include_inactive=maybe as false: former employees would vanish."""
+    monkeypatch.setenv(name, value)
+    with pytest.raises(HibobConfigError, match=f"{name} {message}"):
+        TapHibob(config=tap_config(fake), parse_env_config=True)
+    assert fake.log == []
+
+
+def test_env_booleans_the_sdk_understands_are_accepted(
+    fake: FakeHibob, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TAP_HIBOB_INCLUDE_INACTIVE", "False")
+    tap = TapHibob(config=tap_config(fake), parse_env_config=True)
+    assert tap.config["include_inactive"] is False
+
+
+# State --------------------------------------------------------------------------------------
+
+
+def test_cli_state_not_json(fake: FakeHibob, tmp_path: Path) -> None:
+    run = run_tap(tmp_path, tap_config(fake), state="{bookmarks:")
+    assert_clean_failure(run, "state file", "is not valid JSON")
+    assert fake.log == []
+
+
+def test_cli_state_not_an_object(fake: FakeHibob, tmp_path: Path) -> None:
+    """The SDK alone reads [] as "no state" and would silently start over."""
+    run = run_tap(tmp_path, tap_config(fake), state="[]")
+    assert_clean_failure(run, "The state file must hold a JSON object", "not an array")
+    assert fake.log == []
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('"yesterday"', "not a string"),
+        ("null", "not null"),
+        ("42", "not a number"),
+        ('{"bookmarks": {"tasks": "done"}}', "'bookmarks' must map stream names to objects"),
+        ('{"bookmarks": ["tasks"]}', "'bookmarks' must map stream names to objects"),
+    ],
+)
+def test_state_shapes(text: str, message: str) -> None:
+    with pytest.raises(HibobStateError, match=re.escape(message)):
+        _checked_state(io.StringIO(text))
+
+
+def test_cli_bookmark_in_the_future_stops_before_any_data_request(
+    fake: FakeHibob, catalog: dict[str, Any], tmp_path: Path
+) -> None:
+    """Checked up front: a bad bookmark must not fail halfway, after other streams ran."""
+    future = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    run = run_tap(tmp_path, tap_config(fake), state=bookmark(future))
+    assert_clean_failure(run, "time_off_requests", "is in the future")
+    assert {r.path for r in fake.log} <= catalog["paths"]
+
+
+@pytest.mark.parametrize(
+    ("state", "message"),
+    [
+        (bookmark(1717171717), "not an ISO 8601 date-time"),
+        (bookmark("last week"), "not an ISO 8601 date-time"),
+        (bookmark("2024-01-01T00:00:00Z", key="modified_at"), "replication_key 'modified_at'"),
+        (bookmark((datetime.now(UTC) + timedelta(days=3)).isoformat()), "is in the future"),
+    ],
+    ids=["number", "garbage", "foreign-key", "future"],
+)
+def test_unusable_bookmark_stops_the_tap_at_start(
+    fake: FakeHibob, catalog: dict[str, Any], state: Any, message: str
+) -> None:
+    with pytest.raises(HibobStateError, match=re.escape(message)):
+        TapHibob(config=tap_config(fake), state=state)
+    assert {r.path for r in fake.log} <= catalog["paths"]
+
+
+def test_bookmark_of_a_deselected_stream_is_not_judged(
+    fake: FakeHibob, catalog: dict[str, Any]
+) -> None:
+    """A bad bookmark only matters to a run that reads the stream."""
+    tap = TapHibob(
+        config=tap_config(fake),
+        state=bookmark("never"),
+        catalog=select_only(catalog["catalog"], "tasks"),
+    )
+    assert not tap.streams["time_off_requests"].selected
+
+
+def test_cli_documented_state_fallbacks(fake: FakeHibob, tmp_path: Path) -> None:
+    """Retired streams' bookmarks are ignored and a bookmark up to a day ahead is clock skew:
+    both are said once in a warning, and the run goes on."""
+    ahead = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    state = bookmark(ahead)
+    state["bookmarks"]["retired_stream"] = {"replication_key_value": "2024-01-01T00:00:00Z"}
+    run = run_tap(tmp_path, tap_config(fake), state=state)
+    assert run.returncode == 0, run.stderr
+    warnings = warning_lines(run)
+    assert len([w for w in warnings if "'retired_stream'" in w and "ignoring it" in w]) == 1
+    assert len([w for w in warnings if "clock skew" in w]) == 1, warnings
+    final = run.states[-1]["bookmarks"]["time_off_requests"]["replication_key_value"]
+    assert final < ahead  # read from the run start, not from the future bookmark
+
+
+# Catalog ------------------------------------------------------------------------------------
+
+
+def test_cli_catalog_not_json(fake: FakeHibob, tmp_path: Path) -> None:
+    run = run_tap(tmp_path, tap_config(fake), catalog="streams: all")
+    assert_clean_failure(run, "catalog file", "is not valid JSON", "--discover")
+    assert fake.log == []
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ([], "must hold a JSON object with a 'streams' list, not an array"),
+        ({"streams": "tasks"}, "must hold a JSON object with a 'streams' list"),
+        ({"streams": [{"stream": "tasks"}]}, "a stream entry without a 'tap_stream_id'"),
+        ({"streams": [{"tap_stream_id": "tasks"}]}, "'tasks' has no schema with properties"),
+        (
+            {"streams": [{"tap_stream_id": "tasks", "schema": {"properties": {}}, "metadata": {}}]},
+            "'metadata' of stream 'tasks' must be a list",
+        ),
+    ],
+)
+def test_catalog_shapes(value: Any, message: str) -> None:
+    with pytest.raises(HibobCatalogError, match=re.escape(message)):
+        _checked_catalog(io.StringIO(json.dumps(value)))
+
+
+def test_cli_catalog_naming_an_unknown_stream(
+    fake: FakeHibob, catalog: dict[str, Any], tmp_path: Path
+) -> None:
+    edited = json.loads(json.dumps(catalog["catalog"]))
+    edited["streams"][0]["tap_stream_id"] = "ghosts"
+    run = run_tap(tmp_path, tap_config(fake), catalog=edited)
+    assert_clean_failure(run, "The catalog names stream(s) tap-hibob does not have: ghosts")
+
+
+def test_cli_catalog_without_schemas(
+    fake: FakeHibob, catalog: dict[str, Any], tmp_path: Path
+) -> None:
+    edited = json.loads(json.dumps(catalog["catalog"]))
+    for entry in edited["streams"]:
+        entry.pop("schema")
+    run = run_tap(tmp_path, tap_config(fake), catalog=edited)
+    assert_clean_failure(run, "has no schema with properties", "--discover")
+    assert fake.log == []
+
+
+# What HiBob answers to a wrong setup --------------------------------------------------------
+
+
+def test_cli_html_200_from_a_wrong_api_url(fake: FakeHibob, tmp_path: Path) -> None:
+    """The web app answers unknown paths with a 200 HTML page; that is an error, not data."""
+    run = run_tap(tmp_path, tap_config(fake, api_url=fake.url + "/app"))
+    assert_clean_failure(run, "HTML page, not JSON", "api_url")
+    assert len(fake.log) == 1  # never retried: the same path gives the same page
+
+
+def test_cli_unreachable_host_gives_up_with_one_line(tmp_path: Path) -> None:
+    with socket.socket() as sock:  # a port nobody listens on once closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = {
+        "service_user_id": "x",
+        "service_user_token": "y",
+        "api_url": f"http://127.0.0.1:{port}",
+        "max_retries": 1,
+        "backoff_max_seconds": 0.1,
+    }
+    run = run_tap(tmp_path, config)
+    assert_clean_failure(run, "Could not talk to HiBob: ConnectionError", "max_retries")
+    assert len([line for line in warning_lines(run) if "Retrying" in line]) == 1
