@@ -45,15 +45,24 @@ STREAM_ACCESS: dict[str, StreamAccess] = {
             "",
             "no specific permission documented; any service user in a permission group",
         ),
-        StreamAccess("work_history", "GET /v1/bulk/people/work", _history("Work")),
-        StreamAccess(
-            "employment_history", "GET /v1/bulk/people/employment", _history("Employment")
+        *(
+            StreamAccess(
+                stream,
+                f"GET /v1/bulk/people/{table}",
+                _history(section),
+                f"with only 'View selected employees' {section} sections' HiBob returns just "
+                "each employee's current row",
+            )
+            for stream, table, section in (
+                ("work_history", "work", "Work"),
+                ("employment_history", "employment", "Employment"),
+                ("lifecycle_history", "lifecycle", "Lifecycle"),
+                ("salary_history", "salaries", "Payroll"),
+                ("variable_payments", "variable", "Payroll"),
+                ("equity_grants", "equities", "Payroll"),
+                ("address_history", "address", "Address"),
+            )
         ),
-        StreamAccess("lifecycle_history", "GET /v1/bulk/people/lifecycle", _history("Lifecycle")),
-        StreamAccess("salary_history", "GET /v1/bulk/people/salaries", _history("Payroll")),
-        StreamAccess("variable_payments", "GET /v1/bulk/people/variable", _history("Payroll")),
-        StreamAccess("equity_grants", "GET /v1/bulk/people/equities", _history("Payroll")),
-        StreamAccess("address_history", "GET /v1/bulk/people/address", _history("Address")),
         StreamAccess(
             "time_off_requests",
             "GET /v1/timeoff/requests/changes",
