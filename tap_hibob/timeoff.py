@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import quote
 
 from singer_sdk import Stream
@@ -54,6 +54,11 @@ def add_months(moment: datetime, months: int) -> datetime:
 def rfc3339(moment: datetime) -> str:
     """UTC with milliseconds and Z, the form HiBob's docs use for since/to."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def to_millis(moment: datetime) -> datetime:
+    """Rounded down to whole milliseconds, HiBob's precision, so windows are what is sent."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def windows(start: datetime, end: datetime) -> Iterator[tuple[datetime, datetime]]:
@@ -185,7 +190,7 @@ class TimeOffRequestsStream(_AppendOnlyStream):
     def get_records(self, context: Mapping[str, Any] | None) -> Iterable[dict[str, Any]]:
         """Walk 6-month windows from the start point to the run start, saving each window."""
         run_start = self._run_start()
-        start = self._start_point(run_start)
+        start = to_millis(self._start_point(run_start))
         spans = list(windows(start, run_start))
         self.logger.info(
             "time_off_requests: reading changes from %s to %s in %d window(s) of at most %d months",
@@ -381,8 +386,11 @@ class TimeOffBalancesStream(_AppendOnlyStream):
     endpoint = "timeoff_balance"
     selected_by_default = False
     schema = load_schema("time_off_balances")
-    #: Clock for progress logs (tests swap it together with the client's).
-    clock: ClassVar[Callable[[], float]] = time.monotonic
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: Clock of the progress log (tests swap it together with the client's clock).
+        self.clock: Callable[[], float] = time.monotonic
 
     def get_records(self, context: Mapping[str, Any] | None) -> Iterable[dict[str, Any]]:
         """One balance request per active employee and policy type, paced by the client."""
@@ -391,14 +399,14 @@ class TimeOffBalancesStream(_AppendOnlyStream):
         employee_ids = self._active_employee_ids()
         total = len(employee_ids) * len(policy_types)
         self._log_plan(len(employee_ids), policy_types, total)
-        progress = _Progress(self.logger, total, type(self).clock)
-        missing: Counter[str] = Counter()
+        progress = _Progress(self.logger, total, self.clock)
+        missing: list[tuple[str, str]] = []
         for employee_id in employee_ids:
             for policy_type in policy_types:
                 record = self._balance(employee_id, policy_type, day)
                 progress.step()
                 if record is None:
-                    missing[policy_type] += 1
+                    missing.append((employee_id, policy_type))
                 else:
                     yield record
         self._report_missing(missing, len(employee_ids))
@@ -465,21 +473,25 @@ class TimeOffBalancesStream(_AppendOnlyStream):
         # The key is what was asked for; the answer's `policy` is the policy's own name.
         return {**record, "employeeId": employee_id, "policyType": policy_type, "date": str(day)}
 
-    def _report_missing(self, missing: Counter[str], employees: int) -> None:
-        for policy_type, count in sorted(missing.items()):
-            if count == employees:
-                self.logger.warning(
-                    "time_off_balances: HiBob answered 404 for policy type '%s' for every "
-                    "employee; check the name in balance_policy_types (names are exact).",
-                    policy_type,
-                )
-            else:
-                self.logger.warning(
-                    "time_off_balances: skipped %d employee(s) HiBob no longer knows (404) for "
-                    "policy type '%s'.",
-                    count,
-                    policy_type,
-                )
+    def _report_missing(self, missing: list[tuple[str, str]], employees: int) -> None:
+        """One warning per unknown policy type, one for employees HiBob no longer knows."""
+        per_type = Counter(policy_type for _, policy_type in missing)
+        unknown = sorted(t for t, count in per_type.items() if count == employees)
+        for policy_type in unknown:
+            self.logger.warning(
+                "time_off_balances: HiBob answered 404 for policy type '%s' for every "
+                "employee; check the name in balance_policy_types (names are exact).",
+                policy_type,
+            )
+        rest = [(e, t) for e, t in missing if t not in unknown]
+        if rest:
+            self.logger.warning(
+                "time_off_balances: skipped %d balance(s) of %d employee(s) HiBob answered "
+                "404 for (removed or out of the service user's reach since the employee list "
+                "was read).",
+                len(rest),
+                len({e for e, _ in rest}),
+            )
 
 
 STREAMS: list[type[Stream]] = [
