@@ -377,7 +377,7 @@ class EmployeesStream(HibobStream):
         """Ids first, then full records in batches of ids (x field groups), merged by id."""
         self._warn_stale()
         plan = _Plan.build(self.fields, self.selected_fields(), self.human_readable)
-        include_inactive = bool(self.config.get("include_inactive", True))
+        include_inactive = self.config.get("include_inactive") is not False  # default true
         batch_size = int(self.config.get("people_batch_size") or 200)
         ids = list_employee_ids(self.client, include_inactive=include_inactive, stream=self.name)
         emitted = 0
