@@ -218,6 +218,26 @@ def test_a_bookmark_older_than_six_months_still_uses_windows(
     assert set(keys(run.records("time_off_requests"))) == expected(fake, spans[0][0], spans[-1][1])
 
 
+def test_full_table_in_the_catalog_rereads_from_start_date(tmp_path: Path, fake: FakeHibob) -> None:
+    start = parse(rfc3339(fake.tenant.now - timedelta(days=90)))
+    state = {
+        "bookmarks": {
+            "time_off_requests": {
+                "replication_key": BOOKMARK_KEY,
+                "replication_key_value": rfc3339(fake.tenant.now),
+            }
+        }
+    }
+    full = catalog(fake, "time_off_requests")
+    full["streams"][0]["replication_method"] = "FULL_TABLE"
+    run = run_tap(tmp_path, tap_config(fake, start_date=rfc3339(start)), catalog=full, state=state)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "FULL_TABLE in the catalog: ignoring state" in run.stderr
+    [(since, to)] = windows_requested(fake)
+    assert since == start
+    assert set(keys(run.records("time_off_requests"))) == expected(fake, start, to)
+
+
 def test_kill_and_resume_from_the_last_state_loses_nothing(tmp_path: Path) -> None:
     with FakeHibob(latency=0.4) as fake:
         start = parse(rfc3339(add_months(fake.tenant.now, -30) + timedelta(hours=1)))
