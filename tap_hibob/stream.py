@@ -143,8 +143,9 @@ def _deselected_paths(mask: SelectionMask) -> list[tuple[str, ...]]:
 
 
 # Values JSON decoding produces that the SDK's primitive conformance returns unchanged
-# (unless the property is boolean-only, where it maps them to `value != 0`).
-_PASS_THROUGH = (str, int, bool, type(None))
+# (unless the property is boolean-only, where it maps them to `value != 0`); dicts and
+# lists get here when the schema gives them no properties or items (free-form objects).
+_PASS_THROUGH = frozenset({str, int, bool, type(None), dict, list})
 
 # A compiled property: (value, parent path, property name, unmapped paths) -> value.
 PropertyConformer = Callable[[Any, str | None, str, list[str]], Any]
