@@ -1,0 +1,512 @@
+"""End to end: `meltano run tap-hibob <loader>` into real CSV, JSONL and DuckDB loaders.
+
+The Meltano project is the repository's own meltano.yml with the plugins `make test`
+installs (`make meltano`); only the credentials, the fake's URL, the output paths and the
+system database come from the environment, so each test has its own state. The fake HiBob
+runs in this process on 127.0.0.1.
+
+What the tap emits is read once with `meltano invoke tap-hibob` (same config, flattening and
+selection as `meltano run`); every loader's result is compared with it, generically over
+whatever streams the catalog has, plus checks for the streams whose facts the fake knows
+(employees, employment fte, time-off changes).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import subprocess
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+from tests.fake_hibob import SERVICE_USER_ID, SERVICE_USER_TOKEN, FakeHibob
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("meltano")]
+
+MELTANO = Path(
+    os.environ.get("MELTANO_EXECUTABLE", ROOT / ".tools" / "meltano" / "bin" / "meltano")
+)
+PLUGINS = {
+    "tap-hibob": "extractors",
+    "target-csv": "loaders",
+    "target-jsonl": "loaders",
+    "target-duckdb": "loaders",
+}
+SCHEMA = "hibob"  # default_target_schema of target-duckdb in meltano.yml
+# The fake's rate-limit window: short, so the many runs of one module never meet a 429. The
+# tap keeps HiBob's 60 s windows (no run here needs more than 50 requests per endpoint:
+# balances are read for one policy type), because Meltano 4.4.1 cannot pass a `decimal`
+# setting such as rate_limit_window_seconds from an environment variable.
+WINDOW = 2.0
+EMPLOYEES = 24
+DIGITS_19 = re.compile(r"^\d{19}$")
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _require_meltano() -> None:
+    """CI must run these tests; a developer without Meltano gets a skip with the fix."""
+    missing = [] if MELTANO.exists() else [str(MELTANO)]
+    missing += [
+        f".meltano/{kind}/{name}"
+        for name, kind in PLUGINS.items()
+        if not (ROOT / ".meltano" / kind / name / "venv").is_dir()
+    ]
+    if missing:
+        message = (
+            f"Meltano or its plugins are not installed ({', '.join(missing)}): run `make meltano`"
+        )
+        if _in_ci():
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+# Singer output --------------------------------------------------------------------------
+
+
+@dataclass
+class Emitted:
+    """What the tap wrote to stdout: schemas, keys and records per stream."""
+
+    schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
+    keys: dict[str, list[str]] = field(default_factory=dict)
+    records: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    states: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def parse(cls, text: str) -> Emitted:
+        out = cls()
+        for line in text.splitlines():
+            if not line.startswith("{"):
+                continue
+            message = json.loads(line)
+            if message["type"] == "SCHEMA":
+                out.schemas[message["stream"]] = message["schema"]
+                out.keys[message["stream"]] = message["key_properties"]
+            elif message["type"] == "RECORD":
+                out.records[message["stream"]].append(message["record"])
+            elif message["type"] == "STATE":
+                out.states.append(message["value"])
+        return out
+
+    def key_tuples(self, stream: str) -> list[tuple[Any, ...]]:
+        keys = self.keys[stream]
+        return [tuple(str(r.get(k)) for k in keys) for r in self.records[stream]]
+
+    def distinct_keys(self, stream: str) -> set[tuple[Any, ...]]:
+        return set(self.key_tuples(stream))
+
+    def replication(self, stream: str) -> str:
+        return "INCREMENTAL" if stream == "time_off_requests" else "FULL_TABLE"
+
+
+# A Meltano project in a sandbox of its own -------------------------------------------------
+
+
+@dataclass
+class Project:
+    """The repository's Meltano project with outputs, state and credentials under `home`."""
+
+    home: Path
+    fake: FakeHibob
+    select: list[str] | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def env(self) -> dict[str, str]:
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("TAP_HIBOB", "TARGET_"))}
+        env = {
+            **base,
+            "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "MELTANO_DATABASE_URI": f"sqlite:///{self.home / 'meltano.db'}",
+            "TAP_HIBOB_SERVICE_USER_ID": SERVICE_USER_ID,
+            "TAP_HIBOB_SERVICE_USER_TOKEN": SERVICE_USER_TOKEN,
+            "TAP_HIBOB_API_URL": self.fake.url,
+            "TAP_HIBOB_BALANCE_POLICY_TYPES": json.dumps(["Holiday"]),
+            "TARGET_CSV_OUTPUT_PATH": str(self.home / "csv"),
+            "TARGET_JSONL_DESTINATION_PATH": str(self.home / "jsonl"),
+            "TARGET_DUCKDB_FILEPATH": str(self.duckdb_path),
+            **self.extra_env,
+        }
+        if self.select is not None:
+            env["TAP_HIBOB__SELECT"] = json.dumps(self.select)
+        return env
+
+    @property
+    def duckdb_path(self) -> Path:
+        return self.home / "warehouse.duckdb"
+
+    def meltano(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        (self.home / "jsonl").mkdir(parents=True, exist_ok=True)  # target-jsonl needs it
+        proc = subprocess.run(
+            [str(MELTANO), *args],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=self.env(),
+            timeout=600,
+            check=False,
+        )
+        if check:
+            assert proc.returncode == 0, (
+                f"meltano {' '.join(args)} failed ({proc.returncode}):\n"
+                f"{proc.stderr[-6000:]}\n{proc.stdout[-2000:]}"
+            )
+        return proc
+
+    def run(self, loader: str) -> subprocess.CompletedProcess[str]:
+        return self.meltano("run", "tap-hibob", loader)
+
+    def invoke(self) -> Emitted:
+        """The Singer messages `meltano run` would hand the loader (no state: a first sync)."""
+        return Emitted.parse(self.meltano("invoke", "tap-hibob").stdout)
+
+    def state(self, loader: str) -> dict[str, Any]:
+        out = self.meltano("state", "get", f"dev:tap-hibob-to-{loader}").stdout.strip()
+        return dict(json.loads(out.splitlines()[-1])) if out else {}
+
+    def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        with duckdb.connect(str(self.duckdb_path), read_only=True) as con:
+            return con.execute(sql, list(params)).fetchall()
+
+    def tables(self) -> set[str]:
+        rows = self.query(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = ?", SCHEMA
+        )
+        return {r[0] for r in rows}
+
+    def columns(self, table: str) -> dict[str, str]:
+        rows = self.query(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ?",
+            SCHEMA,
+            table,
+        )
+        return {name: kind for name, kind in rows}
+
+
+def table_of(stream: str) -> str:
+    """target-duckdb's table name for a stream."""
+    return stream.replace("-", "_").lower()
+
+
+def column_of(prop: str) -> str:
+    """target-duckdb lower-cases column names."""
+    return prop.lower()
+
+
+def json_types(prop: dict[str, Any]) -> set[str]:
+    raw = prop.get("type", [])
+    return ({raw} if isinstance(raw, str) else set(raw)) - {"null"}
+
+
+# Fixtures: one fake tenant and one all-streams project per module -----------------------------
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeHibob]:
+    _require_meltano()
+    with FakeHibob(employees=EMPLOYEES, window_seconds=WINDOW) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def every_stream(fake: FakeHibob, tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """A project that selects every stream, opt-in ones included."""
+    return Project(tmp_path_factory.mktemp("meltano-all"), fake, select=["*.*"])
+
+
+@pytest.fixture(scope="module")
+def emitted(every_stream: Project) -> Emitted:
+    out = every_stream.invoke()
+    assert out.schemas, "meltano invoke tap-hibob emitted no SCHEMA messages"
+    return out
+
+
+@pytest.fixture(scope="module")
+def loaded(every_stream: Project, emitted: Emitted) -> Project:
+    """`meltano run tap-hibob target-duckdb` once, after the reference output was taken."""
+    every_stream.run("target-duckdb")
+    return every_stream
+
+
+# DuckDB ------------------------------------------------------------------------------------
+
+
+def test_every_stream_with_records_lands_in_duckdb_once_per_primary_key(
+    loaded: Project, emitted: Emitted
+) -> None:
+    tables = loaded.tables()
+    for stream, schema in emitted.schemas.items():
+        records = emitted.records[stream]
+        if not records:
+            assert (
+                table_of(stream) not in tables
+                or not loaded.query(f'SELECT count(*) FROM {SCHEMA}."{table_of(stream)}"')[0][0]
+            ), stream
+            continue
+        assert table_of(stream) in tables, f"{stream}: no table in DuckDB"
+        keys = [column_of(k) for k in emitted.keys[stream]]
+        assert keys, f"{stream} has no primary key"
+        key_list = ", ".join(f'"{k}"' for k in keys)
+        table = f'{SCHEMA}."{table_of(stream)}"'
+        (count,) = loaded.query(f"SELECT count(*) FROM {table}")[0]
+        (distinct,) = loaded.query(
+            f"SELECT count(*) FROM (SELECT DISTINCT {key_list} FROM {table})"
+        )[0]
+        assert count == distinct, f"{stream}: duplicate primary keys in DuckDB"
+        assert count == len(emitted.distinct_keys(stream)), (
+            f"{stream}: {count} rows in DuckDB, the tap emitted "
+            f"{len(emitted.distinct_keys(stream))} distinct keys"
+        )
+        assert set(schema["properties"]) >= set(emitted.keys[stream])
+
+
+def test_full_table_streams_emit_each_primary_key_once(emitted: Emitted) -> None:
+    """Two rows sharing a key would silently overwrite each other in an upserting loader."""
+    for stream in emitted.schemas:
+        if emitted.replication(stream) != "FULL_TABLE":
+            continue
+        keys = emitted.key_tuples(stream)
+        duplicates = {k for k in keys if keys.count(k) > 1}
+        assert not duplicates, f"{stream}: primary key repeated: {sorted(duplicates)[:3]}"
+
+
+def test_duckdb_column_types_follow_the_singer_schema(loaded: Project, emitted: Emitted) -> None:
+    numeric = {"DOUBLE", "DECIMAL", "FLOAT"}
+    integral = {"HUGEINT", "BIGINT", "INTEGER", "SMALLINT"}
+    for stream, schema in emitted.schemas.items():
+        if not emitted.records[stream]:
+            continue
+        columns = loaded.columns(table_of(stream))
+        for prop, spec in schema["properties"].items():
+            column = column_of(prop)
+            assert column in columns, f"{stream}.{prop}: no column in DuckDB"
+            actual = columns[column].upper()
+            types = json_types(spec)
+            where = f"{stream}.{prop} ({sorted(types)}, {spec.get('format')}) is {actual}"
+            if types & {"object", "array"}:
+                assert actual == "JSON", where
+            elif spec.get("format") == "date-time":
+                assert actual.startswith("TIMESTAMP"), where
+            elif types == {"number"}:
+                assert actual in numeric, where
+            elif types == {"integer"}:
+                assert actual in integral, where
+            elif types == {"boolean"}:
+                assert actual == "BOOLEAN", where
+            elif types == {"string"}:
+                assert actual == "VARCHAR", where
+
+
+def test_dates_are_iso_dates_and_ids_are_exact_text(loaded: Project, emitted: Emitted) -> None:
+    """target-duckdb stores `format: date` as text: every value must cast to a DATE."""
+    fake_ids = {e.id for e in loaded.fake.tenant.employees}
+    checked_dates = checked_ids = 0
+    for stream, schema in emitted.schemas.items():
+        if not emitted.records[stream]:
+            continue
+        table = f'{SCHEMA}."{table_of(stream)}"'
+        for prop, spec in schema["properties"].items():
+            column = f'"{column_of(prop)}"'
+            if spec.get("format") == "date":
+                bad = loaded.query(
+                    f"SELECT {column} FROM {table} WHERE {column} IS NOT NULL AND "
+                    f"(TRY_CAST({column} AS DATE) IS NULL OR NOT regexp_full_match({column}, ?))",
+                    DATE.pattern,
+                )
+                assert not bad, f"{stream}.{prop}: not YYYY-MM-DD: {bad[:3]}"
+                checked_dates += 1
+            if prop == "employeeId" or (stream == "employees" and prop == "id"):
+                values = {r[0] for r in loaded.query(f"SELECT {column} FROM {table}")}
+                assert loaded.columns(table_of(stream))[column_of(prop)] == "VARCHAR"
+                assert values <= fake_ids, (
+                    f"{stream}.{prop}: ids not in the tenant: {sorted(values - fake_ids)[:3]}"
+                )
+                checked_ids += 1
+    assert checked_dates, "no date column was checked"
+    assert checked_ids, "no employee id column was checked"
+
+
+def test_employees_table_holds_every_visible_employee(loaded: Project, emitted: Emitted) -> None:
+    if "employees" not in emitted.schemas:
+        pytest.skip("the employees stream is not in the catalog yet")
+    visible = {e.id for e in loaded.fake.visible_employees()}
+    rows = {r[0] for r in loaded.query(f'SELECT "id" FROM {SCHEMA}."employees"')}
+    assert rows == visible
+
+
+def test_fte_is_numeric_and_fractional_values_survive(loaded: Project, emitted: Emitted) -> None:
+    fte_columns = [
+        (stream, prop)
+        for stream, schema in emitted.schemas.items()
+        if emitted.records[stream]
+        for prop in schema["properties"]
+        if prop.lower().endswith("fte")
+    ]
+    if not fte_columns:
+        pytest.skip("no stream with an fte column in the catalog yet")
+    for stream, prop in fte_columns:
+        kind = loaded.columns(table_of(stream))[column_of(prop)]
+        assert kind in ("DOUBLE", "DECIMAL"), f"{stream}.{prop} is {kind}"
+        emitted_values = sorted(
+            float(r[prop]) for r in emitted.records[stream] if r.get(prop) is not None
+        )
+        loaded_values = sorted(
+            r[0]
+            for r in loaded.query(
+                f'SELECT "{column_of(prop)}" FROM {SCHEMA}."{table_of(stream)}" '
+                f'WHERE "{column_of(prop)}" IS NOT NULL'
+            )
+        )
+        if emitted.replication(stream) == "FULL_TABLE":
+            assert loaded_values == emitted_values, f"{stream}.{prop} values changed on load"
+
+
+# CSV and JSONL -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def default_selection(fake: FakeHibob, tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """The project exactly as meltano.yml selects (the tap's own defaults)."""
+    return Project(tmp_path_factory.mktemp("meltano-default"), fake)
+
+
+@pytest.fixture(scope="module")
+def csv_run(default_selection: Project) -> Project:
+    """`meltano run tap-hibob target-csv`, as `make demo` runs it."""
+    default_selection.run("target-csv")
+    return default_selection
+
+
+def _selected_by_meltano_yml(emitted: Emitted) -> set[str]:
+    """Streams meltano.yml's select rules keep ('*.*' minus the '!stream.*' lines)."""
+    config = yaml.safe_load((ROOT / "meltano.yml").read_text(encoding="utf-8"))
+    (tap,) = [p for p in config["plugins"]["extractors"] if p["name"] == "tap-hibob"]
+    excluded = {
+        r[1:].split(".")[0] for r in tap["select"] if r.startswith("!") and r.endswith(".*")
+    }
+    return set(emitted.schemas) - excluded
+
+
+def test_meltano_yml_selection_keeps_the_taps_defaults(default_selection: Project) -> None:
+    """Meltano selects every stream and field unless told; meltano.yml must keep the tap's
+    own defaults (opt-in streams and SSN fields stay out)."""
+    dumped = json.loads(default_selection.meltano("invoke", "--dump=catalog", "tap-hibob").stdout)
+    differences = []
+    for entry in dumped["streams"]:
+        root = next(n for n in entry["metadata"] if not n["breadcrumb"])["metadata"]
+        for node in entry["metadata"]:
+            meta = node["metadata"]
+            if meta.get("inclusion") == "automatic" or (
+                node["breadcrumb"] and not root["selected"]
+            ):
+                continue  # key fields always flow; fields of a skipped stream do not matter
+            wanted = meta.get("selected-by-default", True)
+            if meta.get("selected") is not wanted:
+                differences.append((entry["tap_stream_id"], ".".join(node["breadcrumb"][1::2])))
+    assert not differences, f"Meltano's selection differs from the tap's defaults: {differences}"
+
+
+def test_csv_files_hold_the_default_streams_row_for_row(csv_run: Project, emitted: Emitted) -> None:
+    files = {p.stem: p for p in (csv_run.home / "csv").glob("*.csv")}
+    wanted = {s for s in _selected_by_meltano_yml(emitted) if emitted.records[s]}
+    assert set(files) == wanted
+    fake_ids = {e.id for e in csv_run.fake.tenant.employees}
+    for stream in wanted:
+        with files[stream].open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        assert len(rows) == len(emitted.records[stream]), stream
+        header = set(rows[0])
+        assert set(emitted.keys[stream]) <= header, stream
+        assert header == set(emitted.schemas[stream]["properties"]), f"{stream}: columns differ"
+        for key in ("employeeId", "id" if stream == "employees" else ""):
+            if key in header:
+                values = {r[key] for r in rows}
+                assert all(DIGITS_19.match(v) for v in values), (
+                    f"{stream}.{key}: {sorted(values)[:3]}"
+                )
+                assert values <= fake_ids
+
+
+def test_jsonl_files_hold_every_emitted_record(every_stream: Project, emitted: Emitted) -> None:
+    every_stream.run("target-jsonl")
+    files = {p.stem: p for p in (every_stream.home / "jsonl").glob("*.jsonl")}
+    for stream, records in emitted.records.items():
+        lines = files[stream].read_text(encoding="utf-8").splitlines() if records else []
+        assert len(lines) == len(records), stream
+        loaded_keys = {
+            tuple(str(json.loads(x).get(k)) for k in emitted.keys[stream]) for x in lines
+        }
+        assert loaded_keys == emitted.distinct_keys(stream), stream
+
+
+# Incremental time off through Meltano's state ------------------------------------------------
+
+
+def _bookmark(state: dict[str, Any]) -> datetime:
+    value = state["singer_state"]["bookmarks"]["time_off_requests"]["replication_key_value"]
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def _keys(changes: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    return {(str(c["requestId"]), str(c["changeType"])) for c in changes}
+
+
+def test_second_run_loads_only_new_time_off_changes_plus_the_overlap(
+    tmp_path: Path,
+) -> None:
+    _require_meltano()
+    timeoff = pytest.importorskip("tests.fake_hibob.timeoff")
+    if not hasattr(timeoff, "add_changes"):
+        pytest.skip("the fake's time-off feed is not there yet")
+    start = (datetime.now(UTC) - timedelta(days=120)).replace(microsecond=0)
+    overlap = timedelta(minutes=60)  # the documented default of time_off_overlap_minutes
+    with FakeHibob(employees=EMPLOYEES, window_seconds=WINDOW) as fake:
+        project = Project(
+            tmp_path,
+            fake,
+            select=["time_off_requests.*"],
+            extra_env={"TAP_HIBOB_START_DATE": start.isoformat()},
+        )
+        project.run("target-duckdb")
+        first = _bookmark(project.state("target-duckdb"))
+        first_keys = _keys(timeoff.visible_changes(fake, start, first))
+        table = f'{SCHEMA}."time_off_requests"'
+        assert project.query(f"SELECT count(*) FROM {table}")[0][0] == len(first_keys)
+
+        late = timeoff.add_changes(fake, created=2, at=first - overlap / 2)
+        too_late = timeoff.add_changes(fake, created=1, at=first - 3 * overlap)
+        new = timeoff.add_changes(fake, created=3, canceled=1)
+        second_started = datetime.now(UTC)
+        project.run("target-duckdb")
+        second = _bookmark(project.state("target-duckdb"))
+        assert second > first, "Meltano's stored bookmark did not move"
+
+        arrived = {
+            (str(r[0]), str(r[1]))
+            for r in project.query(
+                f'SELECT "requestid", "changetype" FROM {table} WHERE "_sdc_extracted_at" >= ?',
+                second_started.replace(tzinfo=None),
+            )
+        }
+        expected = _keys(timeoff.visible_changes(fake, first - overlap, second))
+        assert _keys(new) <= arrived, "new changes did not arrive"
+        assert _keys(late) <= arrived, "changes inside the overlap window were not re-read"
+        assert not _keys(too_late) & arrived, "a change older than the overlap was re-read"
+        assert arrived == expected, "the second run read more than the new changes and overlap"
+        total = project.query(f"SELECT count(*) FROM {table}")[0][0]
+        assert total == len(first_keys | arrived)
