@@ -41,6 +41,8 @@ PUBLISHED_LIMITS = {
 }
 MAX_RATE_LIMIT_WAIT_SECONDS = 300.0
 _ERROR_KEY = re.compile(r"^[A-Za-z0-9_.\-]{1,120}$")
+# A path segment that identifies a person: a long numeric id or anything with an @.
+_PERSON_SEGMENT = re.compile(r"/(?:\d{6,}|[^/]*@[^/]*)(?=/|$)")
 
 
 class Pacer:
@@ -203,7 +205,7 @@ class HibobClient:
         self, response: requests.Response, *, method: str, path: str, stream: str | None
     ) -> HibobResponse:
         status = response.status_code
-        where = f"{method} /v1{path}"
+        where = f"{method} /v1{public_path(path)}"
         if status == 401:
             raise HibobAuthError(
                 f"HiBob rejected the service user ID/token (401 on {where}). Check "
@@ -270,7 +272,7 @@ class HibobClient:
         self.logger.warning(
             "Retrying %s /v1%s in %.1f s (attempt %d of %d): %s",
             method,
-            path,
+            public_path(path),
             details.get("wait", 0.0),
             details.get("tries", 0),
             self.max_tries,
@@ -279,8 +281,19 @@ class HibobClient:
 
     def _log_giveup(self, details: Any, method: str, path: str) -> None:
         self.logger.error(
-            "Giving up on %s /v1%s after %d attempts", method, path, details.get("tries", 0)
+            "Giving up on %s /v1%s after %d attempts",
+            method,
+            public_path(path),
+            details.get("tries", 0),
         )
+
+
+def public_path(path: str) -> str:
+    """The path as logs may show it: employee ids and emails in it become {id}.
+
+    Error and retry lines end up in schedulers' logs; the path template is enough to act on.
+    """
+    return _PERSON_SEGMENT.sub("/{id}", path)
 
 
 def _rate_limit_wait(headers: Mapping[str, str]) -> float:
