@@ -124,7 +124,7 @@ def transform_replies(
 def config_for(fake: FakeHibob, **extra: Any) -> dict[str, Any]:
     # A fixed start_date so two runs seconds apart read the same time-off windows.
     start = (fake.tenant.now - timedelta(days=400)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return tap_config(fake, start_date=start, **FAST, **extra)
+    return tap_config(fake, **{"start_date": start, **FAST, **extra})
 
 
 def error_lines(run: CliRun) -> list[str]:
