@@ -226,8 +226,12 @@ class _Plan:
             )
             return
         by_category: dict[tuple[str, str], list[str]] = {}
+        sensitive: list[str] = []
         for f in self.pending.values():
-            by_category.setdefault((f.category_id, f.category_name), []).append(f.id)
+            if f.sensitive:
+                sensitive.append(f.id)  # HiBob may hide SSNs from groups that can only view
+            else:
+                by_category.setdefault((f.category_id, f.category_name), []).append(f.id)
         for (category_id, category_name), ids in sorted(by_category.items()):
             sample = ", ".join(ids[:_SAMPLE]) + (", ..." if len(ids) > _SAMPLE else "")
             logger.warning(
@@ -239,6 +243,15 @@ class _Plan:
                 category_name,
                 sample,
                 permissions.for_category(category_id, category_name),
+            )
+        if sensitive:
+            logger.warning(
+                "%s: HiBob silently left out %s. Add these permissions to the service user's "
+                "permission group: %s and %s, or deselect those fields.",
+                stream,
+                ", ".join(sensitive),
+                permissions.for_category("identification", "Identification"),
+                SSN_PERMISSION,
             )
         if self.obscured:
             logger.warning(

@@ -134,3 +134,17 @@ def test_stale_paths_ignore_the_insides_of_field_types() -> None:
     stale = _stale_paths(schema, known, prefixes, lambda path: path != ("about", "hobbies"))
     # work.reportsTo.email now belongs to the `employee` type of work.reportsTo.
     assert stale == ["work.site"]
+
+
+def test_a_hidden_ssn_names_both_identification_permissions(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ssn_only = [f for f in FIELDS if f.id in ("root.id", "identification.ssn")]
+    p = _Plan.build(FIELDS, ssn_only, "off")
+    p.observe({"id": "1"})  # HiBob left the SSN out (no Edit permission on Identification)
+    with caplog.at_level(logging.WARNING):
+        p.report(logging.getLogger("t"), "employees", employees=1)
+    [message] = [r.getMessage() for r in caplog.records]
+    assert "left out identification.ssn" in message
+    assert "People > Identification > View selected employees' Identification sections" in message
+    assert "People > Identification > Edit selected employees' Identification sections" in message
