@@ -326,3 +326,23 @@ def test_every_stream_permission_is_in_hibobs_words() -> None:
         wanted = permissions.for_stream(stream).permission
         if stream not in NO_OWN_PERMISSION:
             assert wanted in EVERYTHING, f"{stream}: {wanted!r}"
+
+
+def test_an_unexpected_error_is_one_line_without_its_message(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bug's exception text may quote the data it choked on: the default log names the
+    exception type and place only; the details are for DEBUG."""
+    from tap_hibob import cli
+    from tap_hibob.client import HibobClient
+
+    def choke() -> None:
+        HibobClient({"api_url": "https://x", "max_retries": "Ada Lovelace"}, cli.logger)
+
+    monkeypatch.setattr(TapHibob, "cli", choke)
+    with caplog.at_level("INFO", logger="tap-hibob"), pytest.raises(SystemExit) as exited:
+        cli.main()
+    assert exited.value.code == 1
+    [line] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert "unexpected ValueError in tap_hibob/client.py line" in line
+    assert "Ada Lovelace" not in caplog.text
