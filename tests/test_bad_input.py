@@ -29,7 +29,9 @@ from tap_hibob import timeoff
 from tap_hibob.errors import HibobCatalogError, HibobConfigError, HibobStateError
 from tap_hibob.tap import TapHibob, _checked_catalog, _checked_state
 from tests.conftest import ROOT, CliRun, run_tap, tap_config
-from tests.fake_hibob import FakeHibob
+from tests.fake_hibob import FakeHibob, Tenant
+from tests.fake_hibob.people import field_specs
+from tests.test_faults import transform_replies
 
 # The SDK's console format: every line of stderr must be one whole log line. A traceback,
 # a multi-line message or a raw warnings.warn() would add lines that do not match.
@@ -430,3 +432,67 @@ def test_cli_unreachable_host_gives_up_with_one_line(tmp_path: Path) -> None:
     run = run_tap(tmp_path, config)
     assert_clean_failure(run, "Could not talk to HiBob: ConnectionError", "max_retries")
     assert len([line for line in warning_lines(run) if "Retrying" in line]) == 1
+
+
+# Field metadata the catalog or the schema did not expect -------------------------------------
+
+
+def _custom_text_field(fake: FakeHibob) -> Any:
+    return next(s for s in field_specs(fake.tenant) if ".custom." in s.id and s.type == "text")
+
+
+def test_cli_catalog_selecting_a_field_hibob_no_longer_has(tmp_path: Path) -> None:
+    """Documented fallback: the field is not requested (HiBob would drop it anyway), a
+    warning names it and says to rediscover, every other field still arrives."""
+    with FakeHibob(Tenant.generate(6, seed=2)) as fake:
+        spec = _custom_text_field(fake)
+        catalog = select_only(discover_catalog(tmp_path, fake), "employees")
+        fake.options["drop_fields"] = [spec.id]
+        fake.log.clear()
+        run = run_tap(tmp_path, tap_config(fake), catalog=catalog)
+        bodies = [r.body for r in fake.log if r.path == "/v1/people/search"]
+    assert run.returncode == 0, run.stderr[-2000:]
+    said = [w for w in warning_lines(run) if spec.id in w]
+    assert said and "--discover" in said[0], warning_lines(run)
+    assert all(spec.id not in body.get("fields", []) for body in bodies)
+    assert len(run.records("employees")) == 6
+
+
+def test_unknown_field_type_in_metadata_passes_values_through(tmp_path: Path) -> None:
+    """Documented fallback: a type HiBob adds later gets a permissive schema; the values
+    arrive exactly as they would under the type we know."""
+    with FakeHibob(Tenant.generate(6, seed=2)) as fake:
+        spec = _custom_text_field(fake)
+        catalog = select_only(discover_catalog(tmp_path, fake), "employees")
+        known = run_tap(tmp_path, tap_config(fake), catalog=catalog)
+
+        def new_type(_: Any, fields: Any) -> Any:
+            for field in fields:
+                if field.get("id") == spec.id:
+                    field["type"] = "hologram"
+            return fields
+
+        transform_replies(fake, new_type, only=lambda r: r.path == "/v1/company/people/fields")
+        fresh = discover_catalog(tmp_path, fake)
+        run = run_tap(tmp_path, tap_config(fake), catalog=select_only(fresh, "employees"))
+    assert run.returncode == 0, run.stderr[-2000:]
+    [entry] = [e for e in fresh["streams"] if e["tap_stream_id"] == "employees"]
+    node = entry["schema"]
+    for key in spec.path:
+        node = node["properties"][key]
+    assert "string" in node["type"] and "object" in node["type"], node
+    assert run.records("employees") == known.records("employees")
+    assert any(_value(r, spec.path) for r in run.records("employees"))
+
+
+def discover_catalog(tmp_path: Path, fake: FakeHibob) -> dict[str, Any]:
+    run = run_tap(tmp_path, tap_config(fake), "--discover")
+    assert run.returncode == 0, run.stderr
+    return dict(json.loads(run.stdout))
+
+
+def _value(record: dict[str, Any], path: tuple[str, ...]) -> Any:
+    node: Any = record
+    for key in path:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node
