@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,6 +16,20 @@ from tests.fake_hibob import FakeHibob, Tenant
 from tests.fake_hibob.people import CUSTOM_CATEGORY, ids_of
 
 LOG = logging.getLogger("test")
+
+
+@pytest.fixture(scope="module")
+def _server() -> Iterator[FakeHibob]:
+    # Shared by many tests within one rate-limit window: rate limits are not tested here.
+    with FakeHibob(limits={"people_search": 10_000, "named_lists": 10_000}) as server:
+        yield server
+
+
+@pytest.fixture
+def fake(_server: FakeHibob) -> FakeHibob:
+    """One default fake for the module (read-only tests), its request log cleared."""
+    _server.log.clear()
+    return _server
 
 
 def client_for(fake: FakeHibob) -> HibobClient:
