@@ -52,10 +52,29 @@ class HibobStream(Stream):
     _conform_schema: dict[str, Any] | None = None
     _prune: RecordPruner | None = None
 
+    _held_version: int | None = None
+
     @property
     def client(self) -> HibobClient:
         """The tap's HTTP client (shared, so pacing spans all streams)."""
         return self._tap.client  # type: ignore[attr-defined]
+
+    def _write_activate_version_message(self, full_table_version: int) -> None:
+        """Hold ACTIVATE_VERSION until the stream has written its last record.
+
+        The SDK sends it before the first record, so a loader deletes the rows of older
+        versions first: a run that then fails or is killed mid-stream leaves that table
+        emptied until the next complete run. Held here, it goes out only after a stream
+        that finished (finalize_state_progress_markers), and never from one that failed.
+        """
+        self._held_version = full_table_version
+
+    def finalize_state_progress_markers(self, state: dict | None = None) -> None:
+        """After a complete sync of this stream: also release its ACTIVATE_VERSION."""
+        super().finalize_state_progress_markers(state)
+        version, self._held_version = self._held_version, None
+        if version is not None:
+            super()._write_activate_version_message(version)
 
     def _generate_record_messages(
         self, record: dict[str, Any]

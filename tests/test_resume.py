@@ -202,3 +202,47 @@ def assert_state_accepted(
         )
         assert len(fake.requests_to(CHANGES)) == 1
     assert again.returncode == 0, again.stderr
+
+
+def test_activate_version_only_after_a_complete_stream(tmp_path: Path) -> None:
+    """ACTIVATE_VERSION tells the loader to delete rows of older versions. Sent before the
+    records (the SDK's habit), a run killed mid-stream leaves that table emptied; it must
+    come once, after the stream's last record, and never from an interrupted stream."""
+    tenant = Tenant.generate(20, seed=10)
+    with FakeHibob(tenant, window_seconds=1.0) as fake:
+        config = config_for(fake, emit_activate_version_messages=True, people_batch_size=5)
+        catalog = select(discover(tmp_path, config))
+        complete = run_tap(tmp_path, config, catalog=catalog)
+    assert complete.returncode == 0, complete.stderr
+    full_table = {
+        e["tap_stream_id"] for e in catalog["streams"] if e["replication_method"] == "FULL_TABLE"
+    }
+    for stream in full_table:
+        kinds = [m["type"] for m in complete.messages if m.get("stream") == stream]
+        records = [m for m in complete.messages if m["type"] == "RECORD" and m["stream"] == stream]
+        versions = [
+            m
+            for m in complete.messages
+            if m["type"] == "ACTIVATE_VERSION" and m["stream"] == stream
+        ]
+        assert len(versions) == 1, stream
+        last_record = max(i for i, kind in enumerate(kinds) if kind == "RECORD")
+        assert kinds.index("ACTIVATE_VERSION") > last_record, stream
+        assert {r.get("version") for r in records} == {versions[0]["version"]}, stream
+
+    with FakeHibob(tenant, window_seconds=1.0) as fake:
+        # ids, then batches of 5: hold the second batch of employees.
+        gate = Gate(fake, lambda r: r.path == "/v1/people/search", nth=3)
+        killed = run_until_gate(tmp_path, config_for(fake, **_without_url(config)), catalog, gate)
+    assert killed.records("employees")  # the first batch went out
+    assert not [
+        m for m in killed.messages if m["type"] == "ACTIVATE_VERSION" and m["stream"] == "employees"
+    ]
+
+
+def _without_url(config: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: v
+        for k, v in config.items()
+        if k not in ("api_url", "service_user_id", "service_user_token")
+    }
