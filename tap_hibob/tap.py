@@ -7,10 +7,13 @@ import io
 import json
 import logging
 import os
+import signal
+import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
+from types import FrameType
 from typing import IO, Any
 
 import click
@@ -50,6 +53,24 @@ class TapHibob(Tap):
             # The SDK would die with a traceback on TAP_HIBOB_PEOPLE_BATCH_SIZE=lots.
             _check_env_config(type(self))
         super().__init__(**kwargs)
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """SIGTERM/SIGINT: write the state, then exit non-zero.
+
+        The SDK exits 0 here, so a scheduler's timeout kill looked like a complete sync. The
+        stream that was interrupted sends no ACTIVATE_VERSION (HibobStream holds it), and the
+        state written is the last consistent one, so the next run resumes from it.
+        """
+        try:
+            self._state_writer.write_state(self.state)
+        finally:
+            name = signal.Signals(signum).name
+            self.logger.error(
+                "Stopped by %s before the sync finished; the next run resumes from the last "
+                "STATE written.",
+                name,
+            )
+            sys.exit(128 + signum)
 
     @cached_property
     def client(self) -> HibobClient:

@@ -63,9 +63,13 @@ class Gate:
 
 
 def run_until_gate(
-    tmp_path: Path, config: dict[str, Any], catalog: dict[str, Any], gate: Gate
+    tmp_path: Path,
+    config: dict[str, Any],
+    catalog: dict[str, Any],
+    gate: Gate,
+    sig: int = signal.SIGKILL,
 ) -> CliRun:
-    """Start the real CLI, SIGKILL it once it waits at the gate, return what it printed."""
+    """Start the real CLI, signal it (SIGKILL) once it waits at the gate, return its output."""
     paths = {name: tmp_path / f"{name}.json" for name in ("config", "catalog")}
     paths["config"].write_text(json.dumps(config))
     paths["catalog"].write_text(json.dumps(catalog))
@@ -87,15 +91,19 @@ def run_until_gate(
         reader.start()
     try:
         assert gate.reached.wait(timeout=120), "the sync never reached the request to hold"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
+        os.kill(proc.pid, sig)
+        if sig == signal.SIGKILL:
+            proc.wait(timeout=30)
     finally:
-        gate.released.set()
+        gate.released.set()  # a SIGTERM'd tap handles the signal once the answer arrives
+        if sig != signal.SIGKILL:
+            proc.wait(timeout=30)
         if proc.poll() is None:
             proc.kill()
         for reader in readers:
             reader.join(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
+    if sig == signal.SIGKILL:
+        assert proc.returncode == -signal.SIGKILL
     return CliRun(proc.returncode, output.get("out", ""), output.get("err", ""))
 
 
@@ -246,3 +254,26 @@ def _without_url(config: dict[str, Any]) -> dict[str, Any]:
         for k, v in config.items()
         if k not in ("api_url", "service_user_id", "service_user_token")
     }
+
+
+def test_sigterm_is_a_failed_run_not_a_success(tmp_path: Path) -> None:
+    """Schedulers stop a run that overruns with SIGTERM. The SDK exits 0 on it, so a half
+    sync would be recorded as a good one; it must exit non-zero and activate nothing."""
+    tenant = Tenant.generate(12, seed=11)
+    with FakeHibob(tenant, window_seconds=1.0) as fake:
+        config = config_for(fake, emit_activate_version_messages=True, people_batch_size=4)
+        catalog = select(discover(tmp_path, config))
+        gate = Gate(fake, lambda r: r.path == "/v1/people/search", nth=3)
+        stopped = run_until_gate(tmp_path, config, catalog, gate, sig=signal.SIGTERM)
+        resumed = run_tap(tmp_path, config, state=stopped.states[-1], catalog=catalog)
+    assert stopped.returncode == 128 + signal.SIGTERM
+    [line] = [line for line in stopped.stderr.splitlines() if "| ERROR " in line]
+    assert "Stopped by SIGTERM before the sync finished" in line
+    assert "Traceback" not in stopped.stderr
+    assert stopped.records("employees")
+    assert not [
+        m
+        for m in stopped.messages
+        if m["type"] == "ACTIVATE_VERSION" and m["stream"] == "employees"
+    ]
+    assert resumed.returncode == 0, resumed.stderr
