@@ -232,6 +232,10 @@ class HibobClient:
                 f"wrong (api_url is the API host, e.g. {settings.PRODUCTION_URL}, without /v1)",
                 status=status,
             )
+        if not body.strip() and status != 204:
+            # An empty 200 is a cut-off answer, not "no data": read as empty, a full-table
+            # stream would emit nothing and ACTIVATE_VERSION would empty the loader's table.
+            raise RetriableAPIError(f"HiBob sent an empty body for {where}")
         try:
             payload = json.loads(body) if body else None
         except ValueError:

@@ -272,3 +272,25 @@ def test_faults_past_max_retries_stop_the_run_with_one_line(
     assert any("gave up after the configured max_retries" in line for line in error_lines(run))
     assert len(log) == 3  # the first request and 2 retries, then nothing more
     assert not [m for m in run.messages if m["type"] == "STATE"]
+
+
+def test_an_empty_200_is_retried_not_read_as_no_data(tmp_path: Path) -> None:
+    """An answer cut off before its body is not an empty tenant: read as "no tasks", a
+    full-table stream with ACTIVATE_VERSION would make the loader delete every row."""
+    with FakeHibob(window_seconds=1.0) as fake:
+        catalog = select(discover(tmp_path, config_for(fake)), lambda name: name == "tasks")
+        expected = run_tap(tmp_path, config_for(fake), catalog=catalog).records("tasks")
+        calls = Counter[str]()
+        [route] = [route for route in fake.routes if route.endpoint == "tasks"]
+        inner = route.handler
+
+        def empty_first(app: FakeHibob, request: Request, match: Any) -> Reply:
+            calls["tasks"] += 1
+            return Reply(200, b"") if calls["tasks"] == 1 else inner(app, request, match)
+
+        route.handler = empty_first
+        run = run_tap(tmp_path, config_for(fake), catalog=catalog)
+    assert run.returncode == 0, run.stderr
+    assert expected and run.records("tasks") == expected
+    assert calls["tasks"] == 2
+    assert any("empty body for GET /v1/tasks" in line for line in run.stderr.splitlines())
