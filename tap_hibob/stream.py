@@ -179,16 +179,24 @@ class ObjectConformer:
 
     def __init__(self, schema: dict[str, Any]) -> None:
         self.additional = bool(schema.get("additionalProperties"))
-        self.properties: dict[str, PropertyConformer] = {
-            name: _compile_property(sub) for name, sub in schema["properties"].items()
-        }
+        self.properties: dict[str, PropertyConformer] = {}
+        #: Properties whose JSON values the SDK returns unchanged (no boolean-only type, no
+        #: nested properties or items to walk): copied without a call per value.
+        self.plain: frozenset[str] = frozenset(
+            name for name, sub in schema["properties"].items() if _is_plain(sub)
+        )
+        for name, sub in schema["properties"].items():
+            self.properties[name] = _compile_property(sub)
 
     def __call__(
         self, record: dict[str, Any], parent: str | None, unmapped: list[str]
     ) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        properties = self.properties
+        properties, plain = self.properties, self.plain
         for name, value in record.items():
+            if name in plain and type(value) in _PASS_THROUGH:
+                out[name] = value
+                continue
             conform = properties.get(name)
             if conform is not None:
                 out[name] = conform(value, parent, name, unmapped)
@@ -197,6 +205,17 @@ class ObjectConformer:
             else:
                 unmapped.append(name if parent is None else f"{parent}.{name}")
         return out
+
+
+def _is_plain(schema: dict[str, Any]) -> bool:
+    try:
+        return not (
+            _is_exclusive_boolean_type(schema)
+            or is_uniform_list(schema)
+            or (is_object_type(schema) and "properties" in schema)
+        )
+    except Exception:  # e.g. `{}`: the SDK raises on list values, so never plain
+        return False
 
 
 def _compile_property(schema: dict[str, Any]) -> PropertyConformer:
