@@ -27,7 +27,11 @@ AREAS = (
     ("SDK stream loop", ("singer_sdk/streams", "singer_sdk/metrics", "singer_sdk/mapper")),
     ("imports/startup", ("<frozen importlib", "importlib/")),
 )
-WAITING = {"SocketIO.readinto", "socket.recv_into", "socket.recv"}
+# (function, file) of leaf frames that wait: for HiBob's answer, or for the rate limit.
+WAITING = {
+    ("SocketIO.readinto", "socket.py"),
+    ("Pacer.wait", "client.py"),
+}
 
 
 def _frame(raw: str) -> tuple[str, str]:
@@ -67,16 +71,16 @@ def load(path: Path) -> list[tuple[list[tuple[str, str]], int]]:
 
 
 def _waiting(stack: list[tuple[str, str]]) -> bool:
-    """py-spy counts a thread blocked in recv() as busy; that is waiting for HiBob."""
+    """py-spy counts a thread blocked in recv() or sleeping in the pacer as busy."""
     func, file = stack[-1]
-    return func in WAITING and file.endswith("socket.py")
+    return (func, file.rsplit("/", 1)[-1]) in WAITING
 
 
 def summary(path: Path, top: int = 15) -> list[str]:
     """Lines: areas by self samples, then functions by inclusive and by self samples.
 
-    Samples blocked on the socket (waiting for the fake's answer) are left out, so the
-    shares are of the tap's CPU.
+    Samples that wait (on the socket for the fake's answer, or in the pacer's sleep) are
+    left out, so the shares are of the tap's CPU.
     """
     loaded = load(path)
     stacks = [(stack, count) for stack, count in loaded if not _waiting(stack)]
@@ -91,7 +95,7 @@ def summary(path: Path, top: int = 15) -> list[str]:
         for name in set(names):
             inclusive[name] += count
         own[names[-1]] += count
-    lines = [f"{total} CPU samples ({waited} more blocked on the socket, left out)"]
+    lines = [f"{total} CPU samples ({waited} more waiting on the socket or pacer, left out)"]
     lines += [f"area {share(n, total)}  {area}" for area, n in areas.most_common()]
     lines += [f"incl {share(n, total)}  {name}" for name, n in inclusive.most_common(top)]
     lines += [f"self {share(n, total)}  {name}" for name, n in own.most_common(top)]

@@ -204,13 +204,18 @@ def _baseline_seconds(chunk: list[str]) -> float:
     return time.process_time() - start
 
 
-def read_output(path: Path) -> tuple[Counter[str], float]:
-    """Records per stream in a Singer output file, and the baseline CPU for them."""
+def read_output(path: Path) -> tuple[Counter[str], float, int]:
+    """Records per stream in a Singer output file, the baseline CPU for them, and how many
+    lines were not JSON (py-spy prints its own lines to stdout; the tap must print none)."""
     counts: Counter[str] = Counter()
     baseline = 0.0
     chunk: list[str] = []
+    stray = 0
     with path.open("rb") as handle:
         for line in handle:
+            if not line.startswith(b"{"):
+                stray += 1
+                continue
             message = json.loads(line)
             if message.get("type") != "RECORD":
                 continue
@@ -220,7 +225,7 @@ def read_output(path: Path) -> tuple[Counter[str], float]:
                 baseline += _baseline_seconds(chunk)
                 chunk.clear()
     baseline += _baseline_seconds(chunk)
-    return counts, baseline
+    return counts, baseline, stray
 
 
 def rate_limit_floor(requests: dict[str, int], limits: dict[str, int], window: float) -> float:
@@ -328,7 +333,9 @@ def _sync(
     result.floor = rate_limit_floor(result.requests, result.limits, opts.window)
     result.paced_floor = paced_floor(result.requests, result.limits, opts.window)
     result.output_mb = output.stat().st_size / 2**20
-    counts, result.baseline_cpu = read_output(output)
+    counts, result.baseline_cpu, stray = read_output(output)
+    if stray and not opts.py_spy:
+        result.error += f" {stray} line(s) of the tap's stdout are not Singer JSON"
     result.records = dict(sorted(counts.items()))
     if opts.py_spy and spy_path.exists():
         result.profile_top = profile.summary(spy_path)
