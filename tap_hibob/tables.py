@@ -28,9 +28,9 @@ from tap_hibob.errors import HibobAPIError
 from tap_hibob.stream import HibobStream, load_schema
 
 PAGE_SIZE = 200  # HiBob's maximum `limit`; it counts table rows, not employees.
-# A historical table where every employee has exactly one row, over at least this many
-# employees, most likely means the service user lacks the "section histories" permission.
-SINGLE_ROW_WARNING_MIN_EMPLOYEES = 10
+# A table where each of at least this many employees has exactly one row most likely means
+# the service user lacks the "section histories" permission (HiBob then sends current rows).
+SINGLE_ROW_WARNING_MIN_EMPLOYEES = 5
 _DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T")
 _NUMERIC = re.compile(r"^-?\d+(\.\d+)?$")
 
@@ -174,14 +174,12 @@ class Findings:
 class BulkTableStream(HibobStream):
     """One employee table read through `GET /v1/bulk/people/{table}`.
 
-    Subclasses set `name`, `table` (the path segment), `category` (the HiBob category whose
-    People permissions govern the table) and whether the table is effective-dated
-    (`historical`: exactly one row is in effect at a time).
+    Subclasses set `name`, `table` (the path segment) and `category` (the HiBob category
+    whose People permissions govern the table).
     """
 
     table: ClassVar[str]
     category: ClassVar[str]
-    historical: ClassVar[bool] = True
     primary_keys = ("employeeId", "id")
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -313,14 +311,13 @@ class BulkTableStream(HibobStream):
 
     def _warn_if_current_rows_only(self, findings: Findings) -> None:
         employees = len(findings.employees)
-        if (
-            self.historical
-            and employees >= SINGLE_ROW_WARNING_MIN_EMPLOYEES
-            and findings.rows == employees
-        ):
+        # HiBob gives no signal when it truncates history, so this is a heuristic; the
+        # message says how to tell. Silently missing payroll history is the worse outcome.
+        if employees >= SINGLE_ROW_WARNING_MIN_EMPLOYEES and findings.rows == employees:
             self.logger.warning(
                 "%s: each of the %d employees has exactly one row. If the service user only "
-                "has '%s', HiBob returns just the current row; add '%s' to read the history.",
+                "has '%s', HiBob returns just the current row; add '%s' to read the history "
+                "(ignore this if each employee really has one entry).",
                 self.name,
                 employees,
                 permissions.for_category(self.category),
@@ -388,7 +385,6 @@ class VariablePaymentsStream(BulkTableStream):
     name = "variable_payments"
     table = "variable"
     category = "payroll"
-    historical = False
     selected_by_default = False
 
 
@@ -398,7 +394,6 @@ class EquityGrantsStream(BulkTableStream):
     name = "equity_grants"
     table = "equities"
     category = "payroll"
-    historical = False
     selected_by_default = False
 
 
