@@ -29,7 +29,7 @@ from tests.fake_hibob import SERVICE_USER_ID, SERVICE_USER_TOKEN, FakeHibob, Fau
 from tests.fake_hibob.profiles import EVERYTHING, PROFILES, history, view
 from tests.fake_hibob.server import Reply, Request, error_reply
 from tests.test_bad_input import run_raw
-from tests.test_faults import FAST, discover, select
+from tests.test_faults import FAST, ScriptedFaults, discover, select
 
 CANARY = "CANARY-BODY-7d1e4b"  # planted in every non-200 body and HTML page the fake sends
 WRONG_TOKEN = "wrong-token-CANARY-93be0c"
@@ -56,6 +56,10 @@ class CanaryHibob(FakeHibob):
             body.update({"error": leak, "message": leak, "details": {"employee": person.email}})
             reply.body = json.dumps(body).encode()
         return reply
+
+
+class ScriptedCanary(CanaryHibob, ScriptedFaults):
+    """Canary bodies, and every fault kind on some endpoint whatever the dice say."""
 
 
 def secrets(user_id: str = SERVICE_USER_ID, token: str = SERVICE_USER_TOKEN) -> list[str]:
@@ -215,7 +219,7 @@ def test_debug_sync_with_retries_and_a_log_file(catalog: dict[str, Any], tmp_pat
         "root: {level: DEBUG, handlers: [file, err]}\n"
     )
     faults = Faults(error_rate=0.08, reset_rate=0.04, truncate_rate=0.04, burst_429=2, seed=4)
-    with CanaryHibob(window_seconds=1.0, faults=faults) as fake:
+    with ScriptedCanary(window_seconds=1.0, faults=faults) as fake:
         run = run_tap(
             tmp_path,
             tap_config(fake, **FAST),
@@ -224,7 +228,8 @@ def test_debug_sync_with_retries_and_a_log_file(catalog: dict[str, Any], tmp_pat
         )
         log = list(fake.log)
     assert run.returncode == 0, run.stderr[-3000:]
-    assert {r.fault for r in log} >= {"error", "reset", "truncate"}
+    assert {r.fault for r in log} >= {"error", "reset", "truncate", "stall"}
+    assert any(r.status >= 500 for r in log)  # error bodies carrying the canary were sent
     written = log_file.read_text()
     assert "Retrying" in written and "DEBUG" in written  # the file really got the debug log
     assert_no_leak(run.stderr, fake)
