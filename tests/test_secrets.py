@@ -218,7 +218,9 @@ def test_debug_sync_with_retries_and_a_log_file(catalog: dict[str, Any], tmp_pat
         "  err: {class: logging.StreamHandler, stream: ext://sys.stderr, formatter: plain}\n"
         "root: {level: DEBUG, handlers: [file, err]}\n"
     )
-    faults = Faults(error_rate=0.08, reset_rate=0.04, truncate_rate=0.04, burst_429=2, seed=4)
+    faults = Faults(
+        error_rate=0.08, reset_rate=0.04, truncate_rate=0.04, stall_seconds=1.5, burst_429=2, seed=4
+    )
     with ScriptedCanary(window_seconds=1.0, faults=faults) as fake:
         run = run_tap(
             tmp_path,
