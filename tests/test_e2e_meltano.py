@@ -76,6 +76,16 @@ def _require_meltano() -> None:
         pytest.skip(message)
 
 
+def test_meltano_tests_share_one_xdist_worker(request: pytest.FixtureRequest) -> None:
+    """All Meltano runs share .meltano/run/tap-hibob/; two at once corrupt its catalog.
+
+    `make test` runs `pytest -n 2 --dist loadgroup`, which keeps an `xdist_group` on one
+    worker only while pytest-xdist can suffix node ids (pytest 9.2 broke that).
+    """
+    if getattr(request.config.option, "loadgroup", False):
+        assert request.node.nodeid.endswith("@meltano"), request.node.nodeid
+
+
 # Singer output --------------------------------------------------------------------------
 
 
