@@ -93,7 +93,11 @@ class HibobStream(Stream):
         if self.TYPE_CONFORMANCE_LEVEL != TypeConformanceLevel.RECURSIVE or (
             "properties" not in schema
         ):
-            yield from super()._generate_record_messages(record)
+            for message in super()._generate_record_messages(record):
+                if self.config.get("flattening_enabled"):
+                    maps = {m.stream_alias: m for m in self.stream_maps}
+                    message.record = _drop_unflattened_nulls(message.record, maps[message.stream])
+                yield message
             return
         if self._conform_schema is not schema or self._conform is None or self._prune is None:
             self._conform = ObjectConformer(schema)
@@ -104,15 +108,32 @@ class HibobStream(Stream):
         record = self._conform(record, None, unmapped)
         if unmapped:
             _warn_unmapped_properties(self.name, tuple(unmapped), self.logger)
+        flattening = bool(self.config.get("flattening_enabled"))
         for stream_map in self.stream_maps:
             mapped_record = stream_map.transform(record)
             if mapped_record is not None:
+                if flattening:
+                    mapped_record = _drop_unflattened_nulls(mapped_record, stream_map)
                 yield RecordMessage(
                     stream=stream_map.stream_alias,
                     record=mapped_record,
                     version=self._stream_version,
                     time_extracted=utc_now(),
                 )
+
+
+def _drop_unflattened_nulls(record: dict[str, Any], stream_map: Any) -> dict[str, Any]:
+    """Drop null keys the flattened schema does not have.
+
+    With flattening on, the SDK leaves a null nested object under its bare name
+    (`reportsTo: null`) although the schema only has `reportsTo__id`, ...; loaders with
+    fixed columns (target-csv) then reject the row (meltano/sdk#2178). Nothing is lost:
+    every flattened column of a null object is null.
+    """
+    properties = stream_map.transformed_schema.get("properties", {})
+    if all(key in properties for key in record):
+        return record
+    return {k: v for k, v in record.items() if v is not None or k in properties}
 
 
 class RecordPruner:

@@ -216,7 +216,6 @@ class BulkTableStream(HibobStream):
                 findings.unknown_columns.update(record.keys() - known)
                 yield record
         self._report(findings)
-        self._activate_version_after_last_record()
 
     def _pages(self) -> Iterator[tuple[dict[str, Any], Mapping[str, str]]]:
         """Pages until HiBob's next_cursor is null; a cursor seen before is an error."""
@@ -323,24 +322,6 @@ class BulkTableStream(HibobStream):
                 permissions.for_category(self.category),
                 permissions.for_stream(self.name).permission,
             )
-
-    # ACTIVATE_VERSION -----------------------------------------------------------------
-
-    _pending_version: int | None = None
-
-    def _write_activate_version_message(self, full_table_version: int) -> None:
-        """Hold ACTIVATE_VERSION until the last record has been written.
-
-        The SDK sends it before the first record, so a loader deletes every old row
-        before the new ones arrive and a run that fails halfway leaves the table half
-        empty. Singer's convention is to activate the new version after the last record.
-        """
-        self._pending_version = full_table_version
-
-    def _activate_version_after_last_record(self) -> None:
-        if self._pending_version is not None:
-            super()._write_activate_version_message(self._pending_version)
-            self._pending_version = None
 
 
 # The tables -----------------------------------------------------------------------------
