@@ -105,7 +105,7 @@ class HibobStream(Stream):
             self._prune = RecordPruner(self.mask, self.schema)
         self._prune(record)
         unmapped: list[str] = []
-        record = self._conform(record, None, unmapped)
+        record = self._conform(record, unmapped)
         if unmapped:
             _warn_unmapped_properties(self.name, tuple(unmapped), self.logger)
         flattening = bool(self.config.get("flattening_enabled"))
@@ -187,8 +187,8 @@ def _deselected_paths(mask: SelectionMask) -> list[tuple[str, ...]]:
 # lists get here when the schema gives them no properties or items (free-form objects).
 _PASS_THROUGH = frozenset({str, int, bool, type(None), dict, list})
 
-# A compiled property: (value, parent path, property name, unmapped paths) -> value.
-PropertyConformer = Callable[[Any, str | None, str, list[str]], Any]
+# A compiled property: (value, unmapped paths so far) -> conformed value.
+PropertyConformer = Callable[[Any, list[str]], Any]
 
 
 class ObjectConformer:
@@ -196,35 +196,35 @@ class ObjectConformer:
 
     Same results as the SDK's function for every input: JSON scalars take a fast path,
     anything else (datetimes, Decimals, bytes, odd schemas) goes to the SDK's own code.
+    `path` is where the object sits in the record ("a.b"), as the SDK names unmapped
+    properties; it is fixed by the schema, so it is built here, not per record.
     """
 
-    def __init__(self, schema: dict[str, Any]) -> None:
+    def __init__(self, schema: dict[str, Any], path: str | None = None) -> None:
+        self.path = path
         self.additional = bool(schema.get("additionalProperties"))
-        self.properties: dict[str, PropertyConformer] = {}
+        properties = schema["properties"]
         #: Properties whose JSON values the SDK returns unchanged (no boolean-only type, no
         #: nested properties or items to walk): copied without a call per value.
-        self.plain: frozenset[str] = frozenset(
-            name for name, sub in schema["properties"].items() if _is_plain(sub)
-        )
-        for name, sub in schema["properties"].items():
-            self.properties[name] = _compile_property(sub)
+        self.plain = frozenset(name for name, sub in properties.items() if _is_plain(sub))
+        self.properties: dict[str, PropertyConformer] = {
+            name: _compile_property(sub, path, name) for name, sub in properties.items()
+        }
 
-    def __call__(
-        self, record: dict[str, Any], parent: str | None, unmapped: list[str]
-    ) -> dict[str, Any]:
+    def __call__(self, record: dict[str, Any], unmapped: list[str]) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        properties, plain = self.properties, self.plain
+        properties, plain, passing = self.properties, self.plain, _PASS_THROUGH
         for name, value in record.items():
-            if name in plain and type(value) in _PASS_THROUGH:
+            if name in plain and type(value) in passing:
                 out[name] = value
                 continue
             conform = properties.get(name)
             if conform is not None:
-                out[name] = conform(value, parent, name, unmapped)
+                out[name] = conform(value, unmapped)
             elif self.additional:
                 out[name] = value
             else:
-                unmapped.append(name if parent is None else f"{parent}.{name}")
+                unmapped.append(_path(self.path, name))
         return out
 
 
@@ -239,33 +239,37 @@ def _is_plain(schema: dict[str, Any]) -> bool:
         return False
 
 
-def _compile_property(schema: dict[str, Any]) -> PropertyConformer:
+def _compile_property(schema: dict[str, Any], parent: str | None, name: str) -> PropertyConformer:
+    path = _path(parent, name)
     try:
         primitive = _compile_primitive(schema)
-        as_list = _compile_list(schema) if is_uniform_list(schema) else None
+        as_list = _compile_list(schema, path) if is_uniform_list(schema) else None
         as_object = (
-            ObjectConformer(schema) if is_object_type(schema) and "properties" in schema else None
+            ObjectConformer(schema, path)
+            if is_object_type(schema) and "properties" in schema
+            else None
         )
     except Exception:  # a schema the SDK cannot type: let the SDK decide per value
-        return _sdk_property(schema)
+        return _sdk_property(schema, parent, name)
 
-    def conform(value: Any, parent: str | None, name: str, unmapped: list[str]) -> Any:
+    def conform(value: Any, unmapped: list[str]) -> Any:
         # Same order as the SDK: uniform lists, then objects with properties, then scalars.
         if as_list is not None and isinstance(value, list):
-            return as_list(value, _path(parent, name), unmapped)
+            return as_list(value, unmapped)
         if as_object is not None and isinstance(value, dict):
-            return as_object(value, _path(parent, name), unmapped)
+            return as_object(value, unmapped)
         return primitive(value)
 
     return conform
 
 
-def _sdk_property(schema: dict[str, Any]) -> PropertyConformer:
+def _sdk_property(schema: dict[str, Any], parent: str | None, name: str) -> PropertyConformer:
     """The SDK's own code for one property (e.g. `{}`, where it raises on list values)."""
+    holder = {"properties": {name: schema}}
 
-    def conform(value: Any, parent: str | None, name: str, unmapped: list[str]) -> Any:
+    def conform(value: Any, unmapped: list[str]) -> Any:
         out, missing = _conform_record_data_types(
-            {name: value}, {"properties": {name: schema}}, TypeConformanceLevel.RECURSIVE, parent
+            {name: value}, holder, TypeConformanceLevel.RECURSIVE, parent
         )
         unmapped.extend(missing)
         return out[name]
@@ -273,12 +277,13 @@ def _sdk_property(schema: dict[str, Any]) -> PropertyConformer:
     return conform
 
 
-def _compile_list(schema: dict[str, Any]) -> Callable[[list[Any], str, list[str]], list[Any]]:
+def _compile_list(schema: dict[str, Any], path: str) -> Callable[[list[Any], list[str]], list[Any]]:
+    """A uniform list: its items are conformed with the list's own path as parent."""
     items = schema["items"]
     item_is_object = bool(is_object_type(items))
     if item_is_object and "properties" not in items:
         # The SDK's own handling of an object without properties (rare; not ours to copy).
-        def delegate(value: list[Any], path: str, unmapped: list[str]) -> list[Any]:
+        def delegate(value: list[Any], unmapped: list[str]) -> list[Any]:
             out = []
             for item in value:
                 if isinstance(item, dict):
@@ -292,14 +297,14 @@ def _compile_list(schema: dict[str, Any]) -> Callable[[list[Any], str, list[str]
             return out
 
         return delegate
-    as_object = ObjectConformer(items) if item_is_object else None
+    as_object = ObjectConformer(items, path) if item_is_object else None
     primitive = _compile_primitive(items)
 
-    def conform(value: list[Any], path: str, unmapped: list[str]) -> list[Any]:
+    def conform(value: list[Any], unmapped: list[str]) -> list[Any]:
         if as_object is None:
             return [primitive(item) for item in value]
         return [
-            as_object(item, path, unmapped) if isinstance(item, dict) else primitive(item)
+            as_object(item, unmapped) if isinstance(item, dict) else primitive(item)
             for item in value
         ]
 

@@ -131,7 +131,7 @@ def _sdk(record: dict[str, Any], schema: dict[str, Any]) -> tuple[Any, Any]:
 def _ours(record: dict[str, Any], schema: dict[str, Any]) -> tuple[Any, Any]:
     unmapped: list[str] = []
     try:
-        return ObjectConformer(schema)(copy.deepcopy(record), None, unmapped), unmapped
+        return ObjectConformer(schema)(copy.deepcopy(record), unmapped), unmapped
     except Exception as exc:
         return type(exc), None
 
