@@ -119,7 +119,21 @@ def test_nulls_everywhere_drop_no_record(tmp_path: Path) -> None:
     assert employees and all(e.get("firstName") is None for e in employees)
 
 
-@pytest.mark.parametrize(("stream", "key"), [("tasks", "tasks"), ("whos_out", "outs")])
+@pytest.mark.parametrize(
+    ("stream", "key"),
+    [
+        pytest.param(
+            "tasks",
+            "tasks",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="tap_hibob/company.py: `yield from (payload or {}).get('tasks', [])` "
+                "raises TypeError on {'tasks': null} (owner: company streams)",
+            ),
+        ),
+        ("whos_out", "outs"),
+    ],
+)
 def test_null_instead_of_a_list_is_handled(stream: str, key: str, tmp_path: Path) -> None:
     """`{"tasks": null}`: either no records with a warning, or one clear error line. Never a
     crash, and never silently nothing (with ACTIVATE_VERSION an empty full-table sync makes
@@ -205,6 +219,11 @@ def test_field_renamed_in_hibob_keeps_its_data(
     assert not [w for w in warnings(after) if field_id in w]
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="tap_hibob/people.py warns about the catalog field HiBob no longer has, but says "
+    "nothing about the new field id the catalog does not list (owner: people streams)",
+)
 def test_field_recreated_under_a_new_id_is_reported_both_ways(
     tmp_path: Path, custom_field: tuple[Tenant, str, tuple[str, ...]]
 ) -> None:
