@@ -7,6 +7,7 @@ from typing import Any
 
 from singer_sdk import Stream
 
+from tap_hibob.errors import HibobAPIError
 from tap_hibob.stream import HibobStream, load_schema
 
 
@@ -20,7 +21,14 @@ class TasksStream(HibobStream):
     def get_records(self, context: Mapping[str, Any] | None) -> Iterable[dict[str, Any]]:
         """One request; HiBob does not paginate tasks."""
         payload = self.client.get("/tasks", endpoint="tasks", stream=self.name).payload
-        yield from (payload or {}).get("tasks", [])
+        tasks = payload.get("tasks") if isinstance(payload, dict) else None
+        if not isinstance(tasks, list):
+            # An empty sync would let ACTIVATE_VERSION delete every task downstream.
+            raise HibobAPIError(
+                "HiBob answered GET /v1/tasks for stream 'tasks' without a 'tasks' list; its "
+                "API may have changed. Deselect the stream and report this to the maintainers."
+            )
+        yield from tasks
 
 
 STREAMS: list[type[Stream]] = [TasksStream]

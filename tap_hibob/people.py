@@ -385,6 +385,17 @@ class EmployeesStream(HibobStream):
                 len(stale),
                 sample,
             )
+        present = _paths(self.effective_schema.get("properties", {}))
+        new = [f.id for f in self.fields if f.path not in present]
+        if new:
+            sample = ", ".join(new[:_SAMPLE]) + (", ..." if len(new) > _SAMPLE else "")
+            self.logger.warning(
+                "%s: HiBob has %d field(s) the catalog does not list, so they are not read "
+                "(%s). Run --discover again and select them to load them.",
+                self.name,
+                len(new),
+                sample,
+            )
 
     def get_records(self, context: Mapping[str, Any] | None) -> Iterator[dict[str, Any]]:
         """Ids first, then full records in batches of ids (x field groups), merged by id."""
