@@ -15,8 +15,7 @@ PRODUCTION_URL = "https://api.hibob.com"
 SANDBOX_URL = "https://api.sandbox.hibob.com"
 HUMAN_READABLE_MODES = ("off", "append", "replace")
 #: Longest wait between retries of a 5xx, timeout or reset (429 waits follow HiBob's reset
-#: header instead). Not in the schema on purpose: a knob for tests and benchmarks, documented
-#: in the reliability section, read with this default when absent.
+#: header instead).
 BACKOFF_MAX_KEY = "backoff_max_seconds"
 DEFAULT_BACKOFF_MAX_SECONDS = 60.0
 
@@ -157,6 +156,16 @@ CONFIG_SCHEMA = th.PropertiesList(
         default=8,
         title="Max Retries",
         description="Retries of one request on 429, 5xx, timeouts and broken responses.",
+    ),
+    th.Property(
+        BACKOFF_MAX_KEY,
+        th.NumberType,
+        default=DEFAULT_BACKOFF_MAX_SECONDS,
+        title="Backoff Max (seconds)",
+        description=(
+            "Longest wait between retries of a 5xx, timeout or dropped connection (429s wait "
+            "for HiBob's X-RateLimit-Reset instead)."
+        ),
     ),
     th.Property(
         "default_rate_limit",
