@@ -81,7 +81,7 @@ class HibobStream(Stream):
     ) -> Generator[RecordMessage, None, None]:
         """The SDK's RECORD path with its two costliest steps done once per schema.
 
-        The profile (docs/sections/performance.md) put half of the tap's CPU in the SDK's
+        The profile (the README's Performance section) put half of the tap's CPU in the SDK's
         per-record schema walks: `conform_record_data_types` re-derives each property's
         type from the schema for every value, and `pop_deselected_record_properties` copies
         every record and looks up every property in the selection mask. Here both are

@@ -585,11 +585,6 @@ def test_the_sample_mixes_leavers_and_long_tenure() -> None:
     assert [p.id for p in sample] == ["0", "3", "1", "2", "4"]
 
 
-def test_the_doctor_docs_carry_the_current_matrix() -> None:
-    section = (ROOT / "docs" / "sections" / "doctor.md").read_text(encoding="utf-8")
-    assert section.count(doctor.permission_matrix_markdown()) == 1
-
-
 def test_an_unknown_configured_policy_type_is_named_without_employee_data(check) -> None:
     run = check("all", balance_policy_types=["Sabbatical"])
     block = run.block("time_off_balances")
