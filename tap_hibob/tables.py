@@ -19,6 +19,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, ClassVar
 
 from singer_sdk import Stream
@@ -82,22 +83,31 @@ def conform(value: Any, schema: Mapping[str, Any]) -> Any:
     numbers or strings, and employee ids as strings or numbers; a warehouse column needs
     one type. Values that cannot be coerced are left as they are.
     """
-    if isinstance(value, dict):
-        properties = schema.get("properties")
-        if not properties:
-            return value  # free-form objects (customColumns) stay as HiBob sent them
-        return {k: conform(v, properties[k]) if k in properties else v for k, v in value.items()}
-    if isinstance(value, list):
-        items = schema.get("items")
-        return [conform(v, items) for v in value] if isinstance(items, dict) else value
-    if value is None or isinstance(value, bool):
-        return value
+    return compile_conformer(schema)(value)
+
+
+def compile_conformer(schema: Mapping[str, Any]) -> Callable[[Any], Any]:
+    """`conform` for one schema, with the schema walked once instead of per value."""
+    properties = schema.get("properties")
+    items = schema.get("items")
     types = schema.get("type", [])
     types = [types] if isinstance(types, str) else types
-    for name, coerce in _COERCIONS:
-        if name in types:
-            return coerce(value, schema)
-    return value
+    coerce = next((c for name, c in _COERCIONS if name in types), None)
+    children = {k: compile_conformer(v) for k, v in properties.items()} if properties else None
+    item = compile_conformer(items) if isinstance(items, dict) else None
+
+    def conformer(value: Any) -> Any:
+        if isinstance(value, dict):
+            if not children:
+                return value  # free-form objects (customColumns) stay as HiBob sent them
+            return {k: children[k](v) if k in children else v for k, v in value.items()}
+        if isinstance(value, list):
+            return [item(v) for v in value] if item is not None else value
+        if value is None or isinstance(value, bool) or coerce is None:
+            return value
+        return coerce(value, schema)
+
+    return conformer
 
 
 def _as_string(value: Any, schema: Mapping[str, Any]) -> Any:
@@ -191,6 +201,10 @@ class BulkTableStream(HibobStream):
     def path(self) -> str:
         return f"/bulk/people/{self.table}"
 
+    @cached_property
+    def _coerce_row(self) -> Callable[[Any], Any]:
+        return compile_conformer(self.schema)
+
     def get_records(self, context: Mapping[str, Any] | None) -> Iterable[dict[str, Any]]:
         """Every row of the table, page by page, each with its employeeId."""
         findings = Findings()
@@ -254,7 +268,7 @@ class BulkTableStream(HibobStream):
             record.pop("humanReadable", None)
         # Employee ids exceed 2^53: keep them as the exact digits HiBob sent.
         record["employeeId"] = str(employee_id) if employee_id is not None else None
-        return conform(record, self.schema)
+        return self._coerce_row(record)
 
     # Reporting ------------------------------------------------------------------------
 
