@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import calendar
 import ipaddress
 import numbers
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlparse
 
@@ -197,11 +198,22 @@ def start_date(config: Mapping[str, Any], now: datetime) -> datetime:
     """The configured start date as an aware UTC datetime (default: 6 months ago)."""
     raw = config.get("start_date")
     if not raw:
-        return now - timedelta(days=182)
+        return add_months(now, -6)  # the change feed's own limit, in calendar months
     parsed = parse_datetime(str(raw))
     if parsed is None:
         raise ValueError(raw)
     return parsed
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """`moment` plus calendar months, the day clamped to the month's end (31 Aug + 6 = 28 Feb).
+
+    HiBob counts "6 months" in calendar months; 183 days would overshoot from some dates.
+    """
+    index = moment.month - 1 + months
+    year, month = moment.year + index // 12, index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
 
 
 def parse_datetime(raw: str) -> datetime | None:

@@ -18,6 +18,7 @@ from typing import IO, Any
 
 import click
 from singer_sdk import Stream, Tap
+from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_hibob import company, people, settings, tables, timeoff
@@ -47,6 +48,9 @@ class TapHibob(Tap):
     config_jsonschema = settings.CONFIG_SCHEMA
     # Discovery reads HiBob's field metadata, so it needs valid settings too.
     dynamic_catalog = True
+    # msgspec encodes Singer messages at about 2/3 of the default writer's CPU (README,
+    # Performance); the output is the same JSON lines.
+    message_writer_class = MsgSpecWriter
 
     def __init__(self, **kwargs: Any) -> None:
         if kwargs.get("parse_env_config"):

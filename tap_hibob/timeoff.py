@@ -8,7 +8,6 @@ re-reads a small overlap before it (duplicates upsert on `requestId`, `changeTyp
 
 from __future__ import annotations
 
-import calendar
 import logging
 import time
 from collections import Counter
@@ -23,6 +22,7 @@ from tap_hibob import people, settings
 from tap_hibob.client import HibobClient
 from tap_hibob.errors import HibobAPIError, HibobPermissionError, HibobStateError
 from tap_hibob.permissions import BASIC_INFO, for_stream
+from tap_hibob.settings import add_months
 from tap_hibob.stream import HibobStream, load_schema
 
 INCREMENTAL = "INCREMENTAL"
@@ -38,17 +38,6 @@ PROGRESS_EVERY_SECONDS = 60.0
 
 
 # Time helpers ----------------------------------------------------------------------------
-
-
-def add_months(moment: datetime, months: int) -> datetime:
-    """`moment` plus calendar months, the day clamped to the month's end (31 Aug + 6 = 28 Feb).
-
-    HiBob counts "6 months" in calendar months; 183 days would overshoot from some dates.
-    """
-    index = moment.month - 1 + months
-    year, month = moment.year + index // 12, index % 12 + 1
-    day = min(moment.day, calendar.monthrange(year, month)[1])
-    return moment.replace(year=year, month=month, day=day)
 
 
 def rfc3339(moment: datetime) -> str:

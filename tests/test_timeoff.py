@@ -160,7 +160,8 @@ def test_no_activate_version_even_when_enabled(tmp_path: Path, fake: FakeHibob) 
 def test_default_start_date_is_six_months_back(tmp_path: Path, fake: FakeHibob) -> None:
     sync(tmp_path, fake)
     [(since, to)] = windows_requested(fake)
-    assert timedelta(days=181) <= to - since <= timedelta(days=183)
+    # Six calendar months (181 to 184 days), HiBob's own limit: one window, no more.
+    assert abs(since - add_months(to, -6)) < timedelta(seconds=5)
 
 
 # Incremental runs --------------------------------------------------------------------------

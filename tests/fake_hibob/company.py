@@ -25,12 +25,12 @@ def _person(e: Employee) -> dict[str, str]:
 
 def tasks(app: FakeHibob) -> list[dict]:
     """Two open onboarding tasks per visible not-yet-started or recent employee."""
-    tenant = app.tenant
+    by_id = {m.id: m for m in app.tenant.employees}
     out = []
     for e in app.visible_employees():
         if e.lifecycle != "hired" and e.index % 7:
             continue
-        manager = next((m for m in tenant.employees if m.id == e.manager_id), e)
+        manager = by_id.get(e.manager_id or "", e)
         for n, title in enumerate(("Sign contract", "Order laptop")):
             out.append(
                 {
