@@ -9,7 +9,7 @@ prints: requests per endpoint and in total, 429s, the rate-limit floor and wall 
 records per stream, the tap's CPU per 1,000 records against a json.loads + json.dumps
 baseline of the same records, and peak RSS. Results also go to a Markdown and a JSON file.
 
-See benchmarks/README.md for the options (msgspec writer, py-spy profiles, other Pythons).
+See benchmarks/README.md for the options (py-spy profiles, other Pythons).
 """
 
 from __future__ import annotations
@@ -46,7 +46,6 @@ GOAL_WALL_OVER_FLOOR = 1.2
 GOAL_CPU_OVER_BASELINE = 3.0
 GOAL_RSS_MB_AT_20K = 300
 BASELINE_CHUNK = 5000
-WRITER_MODULES = {"default": "tap_hibob", "msgspec": "benchmarks.msgspec_tap"}
 
 
 @dataclass
@@ -477,7 +476,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--latency", type=float, default=0.05, help="fake HiBob delay per request (s)"
     )
     parser.add_argument("--python", default=sys.executable, help="interpreter for the tap")
-    parser.add_argument("--writer", choices=sorted(WRITER_MODULES), default="default")
     parser.add_argument("--streams", help="comma-separated streams instead of the default set")
     parser.add_argument(
         "--set",
@@ -514,7 +512,7 @@ def main(argv: list[str] | None = None) -> None:
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="tap-hibob-bench-"))
     opts = Options(
         python=args.python,
-        module=WRITER_MODULES[args.writer],
+        module="tap_hibob",
         window=args.window,
         latency=args.latency,
         extra_config=extra,
