@@ -1,0 +1,88 @@
+"""Rendering: the text table, and the permission matrix the README carries."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from tap_hibob import permissions
+from tap_hibob.doctor.model import ACCESS_SCOPE, Report, Status
+from tap_hibob.permissions import STREAM_ACCESS
+
+# Output ------------------------------------------------------------------------------------
+
+
+def render_text(report: Report) -> str:
+    """The table an admin reads: one row per stream, what to add underneath."""
+    lines = [f"tap-hibob doctor: service user {report.service_user_id} on {report.api_url}", ""]
+    if report.problem:
+        lines.append(report.problem)
+    else:
+        width = max(len(check.stream) for check in report.checks) + 2
+        lines.append(f"{'STREAM':<{width}}{'SELECTED':<10}RESULT")
+        for check in report.checks:
+            lines.append(
+                f"{check.stream:<{width}}{'yes' if check.selected else 'no':<10}"
+                f"{check.status.label}"
+            )
+            indent = " " * (width + 2)
+            if check.status in (Status.MISSING, Status.PARTIAL) and check.permission:
+                lines.append(f"{indent}add: {check.permission}")
+            lines.extend(f"{indent}{note}" for note in check.notes)
+            lines.extend(f"{indent}- {gap.describe()}" for gap in check.categories)
+    lines.append("")
+    lines.append(_summary(report))
+    return "\n".join(lines) + "\n"
+
+
+def _summary(report: Report) -> str:
+    used = f"({report.requests} requests, {report.denied} denied)"
+    if report.problem:
+        return f"Result: the selected streams cannot run. {used}"
+    selected = report.selected
+    blocked = [c.stream for c in selected if not c.status.can_run]
+    partial = [c.stream for c in selected if c.status == Status.PARTIAL]
+    if blocked:
+        return (
+            f"Result: {len(blocked)} of {len(selected)} selected streams cannot run: "
+            f"{', '.join(blocked)}. {used}"
+        )
+    text = f"Result: all {len(selected)} selected streams can run"
+    if partial:
+        text += f"; partially visible: {', '.join(partial)}"
+    return f"{text}. {used}"
+
+
+def _cell(text: str) -> str:
+    # '<' would start an HTML tag in rendered Markdown; '|' would end the cell.
+    return text.replace("|", "\\|").replace("<", "&lt;")
+
+
+def permission_matrix_markdown() -> str:
+    """The README's permission matrix, generated from `tap_hibob.permissions`."""
+    lines = [
+        "| Stream | HiBob endpoint | Permission to add (exact HiBob wording) | Notes |",
+        "|---|---|---|---|",
+    ]
+    for access in STREAM_ACCESS.values():
+        lines.append(
+            f"| `{access.stream}` | `{access.endpoint}` | {_cell(access.permission or 'none')} "
+            f"| {_cell(access.note)} |"
+        )
+    lines += [
+        "",
+        "| Employee field category | Permission that makes its fields visible in `employees` |",
+        "|---|---|",
+    ]
+    by_section: dict[str, list[str]] = defaultdict(list)
+    for category_id, section in permissions._CATEGORY_SECTIONS.items():
+        by_section[section].append(category_id)
+    for section, ids in by_section.items():
+        ids_text = ", ".join(f"`{i}`" for i in ids)
+        lines.append(f"| {section} ({ids_text}) | {_cell(permissions.for_category(ids[0]))} |")
+    lines += [
+        "| custom categories (`category_…`) | People > *category name* > View selected "
+        "employees' *category name* sections |",
+        "",
+        f"Every employee-data stream also needs the group's access scope: {ACCESS_SCOPE}.",
+    ]
+    return "\n".join(lines) + "\n"
