@@ -10,17 +10,6 @@ from tests.fake_hibob.server import Reply, Request, forbidden, json_reply
 
 if TYPE_CHECKING:
     from tests.fake_hibob.server import FakeHibob
-    from tests.fake_hibob.tenant import Employee
-
-
-def _person(e: Employee) -> dict[str, str]:
-    return {
-        "id": e.id,
-        "email": e.email,
-        "firstName": e.first_name,
-        "surname": e.surname,
-        "displayName": e.display_name,
-    }
 
 
 def tasks(app: FakeHibob) -> list[dict]:
@@ -36,8 +25,8 @@ def tasks(app: FakeHibob) -> list[dict]:
                 {
                     "id": 5000000 + e.index * 10 + n,
                     "title": title,
-                    "requestedFor": _person(e),
-                    "owner": _person(manager),
+                    "requestedFor": e.reference(),
+                    "owner": manager.reference(),
                     "dueDate": (e.start_date + timedelta(days=n)).isoformat(),
                     "status": "open",
                     "listName": "Onboarding",

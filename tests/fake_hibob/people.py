@@ -443,16 +443,6 @@ def _manager(ctx: _Ctx, e: Employee) -> Employee | None:
     return ctx.by_id.get(e.manager_id) if e.manager_id else None
 
 
-def _person(e: Employee) -> dict[str, str]:
-    return {
-        "id": e.id,
-        "firstName": e.first_name,
-        "surname": e.surname,
-        "email": e.email,
-        "displayName": e.display_name,
-    }
-
-
 def _period(start: date, end: date) -> dict[str, Any]:
     days = max(0, (end - start).days)
     years, rest = divmod(days, 365)
@@ -520,7 +510,7 @@ def _specific(ctx: _Ctx, e: Employee, spec: FieldSpec) -> Any:
         case "work.shortStartDate":
             return e.start_date.strftime("%m-%d")
         case "work.reportsTo":
-            return _person(manager) if manager else None
+            return manager.reference() if manager else None
         case "work.reportsTo.email":
             return manager.email if manager else None
         case "work.manager":
@@ -609,7 +599,7 @@ def _generic(ctx: _Ctx, e: Employee, spec: FieldSpec) -> Any:
         case "employee-reference":
             return ctx.tenant.employees[h % ctx.count].id
         case "employee":
-            return _person(ctx.tenant.employees[h % ctx.count])
+            return ctx.tenant.employees[h % ctx.count].reference()
         case "document":
             return {"id": h % 100000, "name": f"document-{e.index}.pdf"}
         case "avatar":

@@ -72,6 +72,16 @@ class Employee:
     def display_name(self) -> str:
         return f"{self.first_name} {self.surname}"
 
+    def reference(self) -> dict[str, str]:
+        """How HiBob embeds a person in another record (reportsTo, task owner, ...)."""
+        return {
+            "id": self.id,
+            "firstName": self.first_name,
+            "surname": self.surname,
+            "email": self.email,
+            "displayName": self.display_name,
+        }
+
     @property
     def status(self) -> str:
         """internal.status: Active for hired/employed, Inactive once terminated."""
