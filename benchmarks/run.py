@@ -29,19 +29,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from benchmarks import profile
+from tap_hibob import tables
 from tests.fake_hibob import SERVICE_USER_ID, SERVICE_USER_TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
 # Not selected by default (payroll family, address), but part of what the benchmark syncs.
-HISTORY_TABLES = (
-    "work_history",
-    "employment_history",
-    "lifecycle_history",
-    "salary_history",
-    "variable_payments",
-    "equity_grants",
-    "address_history",
-)
+HISTORY_TABLES = tuple(stream.name for stream in tables.STREAMS)
 GOAL_WALL_OVER_FLOOR = 1.2
 GOAL_CPU_OVER_BASELINE = 3.0
 GOAL_RSS_MB_AT_20K = 300

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from tap_hibob import tables
 from tests.conftest import CliRun, run_tap, tap_config
 from tests.fake_hibob import FakeHibob, Faults, Tenant
 from tests.fake_hibob.server import Reply, Request
@@ -35,15 +36,7 @@ FAST = {
 }
 FAULT_KINDS = ("error", "reset", "truncate", "stall")
 QUICK_FAULTS = ("error", "reset", "truncate")
-TABLE_STREAMS = (
-    "work_history",
-    "employment_history",
-    "lifecycle_history",
-    "salary_history",
-    "variable_payments",
-    "equity_grants",
-    "address_history",
-)
+TABLE_STREAMS = tuple(stream.name for stream in tables.STREAMS)
 SEEDS = (11, 12, 13)
 
 Keyed = dict[str, dict[tuple[Any, ...], dict[str, Any]]]
@@ -239,10 +232,10 @@ def test_faults_mid_table_walk_lose_nothing(tmp_path: Path) -> None:
     """Tables of a few hundred employees take several 200-row pages: fault every endpoint's
     first page and first cursored page, compare with a clean walk of the same tenant."""
     tenant = Tenant.generate(230, seed=6)
-    tables = {"employees", *TABLE_STREAMS}
+    wanted = {"employees", *TABLE_STREAMS}
     faults = Faults(error_rate=0.05, reset_rate=0.02, truncate_rate=0.01, seed=3)
     with FakeHibob(tenant, window_seconds=1.0) as fake:
-        catalog = select(discover(tmp_path, config_for(fake)), lambda name: name in tables)
+        catalog = select(discover(tmp_path, config_for(fake)), lambda name: name in wanted)
         clean_run = run_tap(tmp_path, config_for(fake), catalog=catalog)
         clean_pages = Counter(r.endpoint for r in fake.log if "cursor" in r.query)
     with ScriptedFaults(tenant, window_seconds=1.0, faults=faults) as fake:

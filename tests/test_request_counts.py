@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 
+from tap_hibob import tables
 from tests.conftest import run_tap, tap_config
 from tests.fake_hibob import FakeHibob
 from tests.fake_hibob.people import field_specs
@@ -38,15 +39,8 @@ from tests.fake_hibob.timeoff import POLICY_TYPES
 N = 1000
 BATCH = 200  # people_batch_size default
 PAGE = 200  # bulk table page size the tap asks for
-HISTORY_TABLES = {
-    "work_history": "work",
-    "employment_history": "employment",
-    "lifecycle_history": "lifecycle",
-    "salary_history": "salaries",
-    "variable_payments": "variable",
-    "equity_grants": "equities",
-    "address_history": "address",
-}
+# Stream -> bulk path segment (tests/test_tables.py checks these against the design).
+HISTORY_TABLES = {stream.name: stream.table for stream in tables.STREAMS}
 # start_date 400 days back = 13 months and a few days: windows [0, 6), [6, 12), [12, 13+].
 START_DAYS_BACK = 400
 TIME_OFF_WINDOWS = 3
