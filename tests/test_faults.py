@@ -250,8 +250,8 @@ def test_faults_mid_table_walk_lose_nothing(tmp_path: Path) -> None:
     expected, _ = keyed(clean_run)
     records, duplicates = keyed(run)
     assert not duplicates, duplicates
-    assert set(records) == tables
-    for stream in tables:
+    assert set(records) == wanted
+    for stream in wanted:
         assert records[stream] == expected[stream], stream
         assert expected[stream], stream
 
