@@ -45,8 +45,8 @@ demo: venv meltano
 	$(VENV)/bin/python scripts/demo.py --meltano $(MELTANO)
 
 lint: venv
-	$(VENV)/bin/ruff check tap_hibob tests benchmarks scripts
-	$(VENV)/bin/ruff format --check tap_hibob tests benchmarks scripts
+	$(VENV)/bin/ruff check tap_hibob fake_hibob tests benchmarks scripts
+	$(VENV)/bin/ruff format --check tap_hibob fake_hibob tests benchmarks scripts
 	$(VENV)/bin/mypy
 
 clean:

@@ -19,7 +19,7 @@ import sys
 from collections import Counter
 from typing import Any
 
-from tests.fake_hibob import FakeHibob, Tenant
+from fake_hibob import FakeHibob, Tenant
 
 
 def _stats(app: FakeHibob) -> dict[str, Any]:

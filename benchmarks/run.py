@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from benchmarks import profile
+from fake_hibob import SERVICE_USER_ID, SERVICE_USER_TOKEN
 from tap_hibob import tables
-from tests.fake_hibob import SERVICE_USER_ID, SERVICE_USER_TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
 # Not selected by default (payroll family, address), but part of what the benchmark syncs.

@@ -3,9 +3,9 @@
     python scripts/demo.py [--meltano PATH] [--employees N] [--output DIR]
     python scripts/demo.py --serve   # only serve the fake on 127.0.0.1:8765 until Ctrl-C
 
-No credentials and no network beyond 127.0.0.1: the fake HiBob from the test suite
-(tests/fake_hibob) serves a generated tenant, and the `demo` environment of meltano.yml
-points tap-hibob at it.
+No credentials and no network beyond 127.0.0.1: the fake HiBob (the `fake_hibob`
+development package the tests use) serves a generated tenant, and the `demo` environment
+of meltano.yml points tap-hibob at it.
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from fake_hibob import FakeHibob
 
-from tests.fake_hibob import FakeHibob  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 DEMO_PORT = 8765  # the api_url of the demo environment in meltano.yml
 OUTPUT = ROOT / "output" / "demo"

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.fake_hibob import SERVICE_USER_ID, SERVICE_USER_TOKEN, FakeHibob
+from fake_hibob import SERVICE_USER_ID, SERVICE_USER_TOKEN, FakeHibob
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -25,12 +25,12 @@ from typing import Any
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
+from fake_hibob import FakeHibob, Tenant
+from fake_hibob.people import field_specs
 from tap_hibob import timeoff
 from tap_hibob.errors import HibobCatalogError, HibobConfigError, HibobStateError
 from tap_hibob.tap import TapHibob, _checked_catalog, _checked_state
 from tests.conftest import ROOT, CliRun, run_tap, tap_config
-from tests.fake_hibob import FakeHibob, Tenant
-from tests.fake_hibob.people import field_specs
 from tests.test_faults import transform_replies
 
 # The SDK's console format: every line of stderr must be one whole log line. A traceback,

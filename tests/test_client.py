@@ -8,10 +8,10 @@ import pytest
 import requests
 from singer_sdk.exceptions import RetriableAPIError
 
+from fake_hibob import SERVICE_USER_TOKEN, FakeHibob, Faults
 from tap_hibob.client import HibobClient, Pacer
 from tap_hibob.errors import HibobAuthError, HibobPermissionError, HibobWrongPathError
 from tests.conftest import run_tap, tap_config
-from tests.fake_hibob import SERVICE_USER_TOKEN, FakeHibob, Faults
 
 LOG = logging.getLogger("test")
 

@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
+from fake_hibob import SERVICE_USER_TOKEN, FakeHibob, Faults
+from fake_hibob.people import field_specs
+from fake_hibob.profiles import BASIC, PROFILES, Profile
 from tap_hibob import doctor, permissions
 from tap_hibob.doctor import Person, Status
 from tap_hibob.field_types import HibobField
 from tests.conftest import ROOT, run_tap, tap_config
-from tests.fake_hibob import SERVICE_USER_TOKEN, FakeHibob, Faults
-from tests.fake_hibob.people import field_specs
-from tests.fake_hibob.profiles import BASIC, PROFILES, Profile
 
 PAYROLL_HISTORY = "People > Payroll > View selected employees' Payroll section histories"
 TIME_OFF_SETTINGS = "Features > Time off > Settings > Manage company's time off settings"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from fake_hibob import PROFILES, Tenant
 from tests.conftest import ROOT
-from tests.fake_hibob import PROFILES, Tenant
 from tests.test_e2e_meltano import MELTANO, _require_meltano
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("meltano")]

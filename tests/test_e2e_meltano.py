@@ -30,8 +30,8 @@ import duckdb
 import pytest
 import yaml
 
+from fake_hibob import SERVICE_USER_ID, SERVICE_USER_TOKEN, FakeHibob
 from tests.conftest import ROOT
-from tests.fake_hibob import SERVICE_USER_ID, SERVICE_USER_TOKEN, FakeHibob
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("meltano")]
 
@@ -484,7 +484,7 @@ def test_second_run_loads_only_new_time_off_changes_plus_the_overlap(
     tmp_path: Path,
 ) -> None:
     _require_meltano()
-    timeoff = pytest.importorskip("tests.fake_hibob.timeoff")
+    timeoff = pytest.importorskip("fake_hibob.timeoff")
     if not hasattr(timeoff, "add_changes"):
         pytest.skip("the fake's time-off feed is not there yet")
     start = (datetime.now(UTC) - timedelta(days=120)).replace(microsecond=0)

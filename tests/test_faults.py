@@ -22,10 +22,10 @@ from typing import Any
 
 import pytest
 
+from fake_hibob import FakeHibob, Faults, Tenant
+from fake_hibob.server import Reply, Request
 from tap_hibob import tables
 from tests.conftest import CliRun, run_tap, tap_config
-from tests.fake_hibob import FakeHibob, Faults, Tenant
-from tests.fake_hibob.server import Reply, Request
 
 # Settings that keep a test fast without patching the subprocess: a short rate-limit window
 # on both sides, a 1 s read timeout (the shortest the setting allows) and short backoff waits.

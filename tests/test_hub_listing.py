@@ -292,7 +292,7 @@ def test_meltano_yml_keeps_secrets_out_of_the_file(meltano_yml: dict[str, Any]) 
 
 
 def test_meltano_demo_environment_points_at_the_bundled_fake(meltano_yml: dict[str, Any]) -> None:
-    from tests.fake_hibob import SERVICE_USER_ID, SERVICE_USER_TOKEN
+    from fake_hibob import SERVICE_USER_ID, SERVICE_USER_TOKEN
 
     demo = next(e for e in meltano_yml["environments"] if e["name"] == "demo")
     (tap,) = [p for p in demo["config"]["plugins"]["extractors"] if p["name"] == "tap-hibob"]

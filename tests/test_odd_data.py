@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
+from fake_hibob import FakeHibob, Profile, Tenant
+from fake_hibob.people import field_specs
+from fake_hibob.profiles import EVERYTHING
+from fake_hibob.server import Request
 from tests.conftest import CliRun, run_tap
-from tests.fake_hibob import FakeHibob, Profile, Tenant
-from tests.fake_hibob.people import field_specs
-from tests.fake_hibob.profiles import EVERYTHING
-from tests.fake_hibob.server import Request
 from tests.test_faults import config_for, discover, keyed, select, transform_replies
 
 FIELDS_PATH = "/v1/company/people/fields"

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from fake_hibob import FakeHibob
 from tests.conftest import ROOT, tap_config
-from tests.fake_hibob import FakeHibob
 
 pytestmark = pytest.mark.xdist_group("packaging")
 

@@ -11,12 +11,12 @@ from typing import Any
 
 import jsonschema
 
+from fake_hibob import FakeHibob, Tenant
+from fake_hibob.people import CUSTOM_CATEGORY, CUSTOM_TYPES, field_specs, ids_of
+from fake_hibob.profiles import BASIC, SEED, Profile
+from fake_hibob.server import Request
 from tap_hibob.tap import TapHibob
 from tests.conftest import CliRun, run_tap, tap_config
-from tests.fake_hibob import FakeHibob, Tenant
-from tests.fake_hibob.people import CUSTOM_CATEGORY, CUSTOM_TYPES, field_specs, ids_of
-from tests.fake_hibob.profiles import BASIC, SEED, Profile
-from tests.fake_hibob.server import Request
 
 PEOPLE_STREAMS = ("employees", "employee_fields", "named_lists")
 

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
+from fake_hibob import FakeHibob, Tenant
+from fake_hibob.people import CUSTOM_CATEGORY, ids_of
 from tap_hibob.client import HibobClient
 from tap_hibob.errors import HibobAPIError, HibobPermissionError
 from tap_hibob.people import list_employee_ids
 from tests.conftest import tap_config
-from tests.fake_hibob import FakeHibob, Tenant
-from tests.fake_hibob.people import CUSTOM_CATEGORY, ids_of
 
 LOG = logging.getLogger("test")
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from fake_hibob import FakeHibob, Tenant
+from fake_hibob.people import field_specs, named_lists
 from tap_hibob.people import _named_lists, list_items
-from tests.fake_hibob import FakeHibob, Tenant
-from tests.fake_hibob.people import field_specs, named_lists
 from tests.test_people import assert_conforms, assert_unique, discover, only, sync
 
 

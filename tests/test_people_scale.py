@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.fake_hibob import FakeHibob, Tenant
-from tests.fake_hibob.people import ids_of
+from fake_hibob import FakeHibob, Tenant
+from fake_hibob.people import ids_of
 from tests.test_people import (
     assert_conforms,
     assert_unique,

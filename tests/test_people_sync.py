@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.fake_hibob import FakeHibob
-from tests.fake_hibob.people import field_specs, ids_of
+from fake_hibob import FakeHibob
+from fake_hibob.people import field_specs, ids_of
 from tests.test_people import (
     assert_conforms,
     assert_unique,

@@ -29,12 +29,12 @@ from typing import Any
 
 import pytest
 
+from fake_hibob import FakeHibob
+from fake_hibob.people import field_specs
+from fake_hibob.tables import expected_rows
+from fake_hibob.timeoff import POLICY_TYPES
 from tap_hibob import tables
 from tests.conftest import run_tap, tap_config
-from tests.fake_hibob import FakeHibob
-from tests.fake_hibob.people import field_specs
-from tests.fake_hibob.tables import expected_rows
-from tests.fake_hibob.timeoff import POLICY_TYPES
 
 N = 1000
 BATCH = 200  # people_batch_size default

@@ -27,10 +27,10 @@ from typing import Any
 
 import pytest
 
+from fake_hibob import FakeHibob, Tenant
+from fake_hibob.server import Reply, Request
 from tap_hibob import timeoff
 from tests.conftest import ROOT, CliRun, run_tap
-from tests.fake_hibob import FakeHibob, Tenant
-from tests.fake_hibob.server import Reply, Request
 from tests.test_faults import Keyed, config_for, discover, keyed, select
 
 CHANGES = "/v1/timeoff/requests/changes"

@@ -22,12 +22,12 @@ from typing import Any
 
 import pytest
 
+from fake_hibob import SERVICE_USER_ID, SERVICE_USER_TOKEN, FakeHibob, Faults, Profile
+from fake_hibob.profiles import EVERYTHING, PROFILES, history, view
+from fake_hibob.server import Reply, Request, error_reply
 from tap_hibob import permissions
 from tap_hibob.tap import STREAM_TYPES, TapHibob
 from tests.conftest import CliRun, run_tap, tap_config
-from tests.fake_hibob import SERVICE_USER_ID, SERVICE_USER_TOKEN, FakeHibob, Faults, Profile
-from tests.fake_hibob.profiles import EVERYTHING, PROFILES, history, view
-from tests.fake_hibob.server import Reply, Request, error_reply
 from tests.test_bad_input import run_raw
 from tests.test_faults import FAST, ScriptedFaults, discover, select
 

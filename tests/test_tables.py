@@ -13,10 +13,10 @@ from typing import Any
 import jsonschema
 import pytest
 
+from fake_hibob import FakeHibob, Tenant
+from fake_hibob.tables import expected_rows, table_entries
 from tap_hibob.stream import load_schema
 from tests.conftest import CliRun, run_tap, tap_config
-from tests.fake_hibob import FakeHibob, Tenant
-from tests.fake_hibob.tables import expected_rows, table_entries
 
 # Stream → bulk table path segment.
 TABLES = {

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 import requests
 
+from fake_hibob import SERVICE_USER_ID, SERVICE_USER_TOKEN, FakeHibob, Tenant
+from fake_hibob.tables import SECTIONS, expected_rows, table_entries
 from tap_hibob.stream import load_schema
 from tap_hibob.tables import STREAMS, conform, next_cursor, rows_of
-from tests.fake_hibob import SERVICE_USER_ID, SERVICE_USER_TOKEN, FakeHibob, Tenant
-from tests.fake_hibob.tables import SECTIONS, expected_rows, table_entries
 
 
 @pytest.fixture

@@ -22,12 +22,12 @@ from typing import Any
 
 import pytest
 
+from fake_hibob import PROFILES, FakeHibob
+from fake_hibob import timeoff as fake_timeoff
+from fake_hibob.profiles import PENDING, WHOS_OUT
 from tap_hibob.tap import TapHibob
 from tap_hibob.timeoff import BOOKMARK_KEY, add_months, rfc3339
 from tests.conftest import ROOT, CliRun, run_tap, tap_config
-from tests.fake_hibob import PROFILES, FakeHibob
-from tests.fake_hibob import timeoff as fake_timeoff
-from tests.fake_hibob.profiles import PENDING, WHOS_OUT
 
 CHANGES = "/v1/timeoff/requests/changes"
 Key = tuple[int, str]

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
+from fake_hibob import PROFILES, FakeHibob
+from fake_hibob import timeoff as fake_timeoff
+from fake_hibob.profiles import BALANCES, PENDING, WHOS_OUT
 from tap_hibob.client import HibobClient
 from tap_hibob.errors import HibobAPIError, HibobPermissionError
 from tests.conftest import tap_config
-from tests.fake_hibob import PROFILES, FakeHibob
-from tests.fake_hibob import timeoff as fake_timeoff
-from tests.fake_hibob.profiles import BALANCES, PENDING, WHOS_OUT
 
 LOG = logging.getLogger("test")
 CHANGES = "/timeoff/requests/changes"

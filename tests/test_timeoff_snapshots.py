@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from fake_hibob import PROFILES, FakeHibob
+from fake_hibob import timeoff as fake_timeoff
+from fake_hibob.profiles import BALANCES
 from tap_hibob.client import PUBLISHED_LIMITS, HibobClient
 from tap_hibob.tap import TapHibob
 from tests.conftest import run_tap, tap_config
-from tests.fake_hibob import PROFILES, FakeHibob
-from tests.fake_hibob import timeoff as fake_timeoff
-from tests.fake_hibob.profiles import BALANCES
 from tests.test_client import FakeClock
 from tests.test_timeoff import catalog
 

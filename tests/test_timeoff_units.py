@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from fake_hibob import timeoff as fake_timeoff
 from tap_hibob.errors import HibobStateError
 from tap_hibob.timeoff import (
     BOOKMARK_KEY,
@@ -17,7 +18,6 @@ from tap_hibob.timeoff import (
     utc_timestamp,
     windows,
 )
-from tests.fake_hibob import timeoff as fake_timeoff
 
 LOG = logging.getLogger("test")
 RUN = datetime(2026, 3, 15, 12, 0, 0, 123000, tzinfo=UTC)

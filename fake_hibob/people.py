@@ -38,13 +38,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from tests.fake_hibob.profiles import BASIC, EVERYTHING, IDENTIFICATION_EDIT
-from tests.fake_hibob.server import Reply, Request, error_reply, forbidden, json_reply
-from tests.fake_hibob.tenant import DEPARTMENTS, SITES
+from fake_hibob.profiles import BASIC, EVERYTHING, IDENTIFICATION_EDIT
+from fake_hibob.server import Reply, Request, error_reply, forbidden, json_reply
+from fake_hibob.tenant import DEPARTMENTS, SITES
 
 if TYPE_CHECKING:
-    from tests.fake_hibob.server import FakeHibob
-    from tests.fake_hibob.tenant import Employee, Tenant
+    from fake_hibob.server import FakeHibob
+    from fake_hibob.tenant import Employee, Tenant
 
 MAX_FIELDS = 400
 CUSTOM_CATEGORY = "category_1720508362305"

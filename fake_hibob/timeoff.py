@@ -30,12 +30,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from tests.fake_hibob.profiles import BALANCES, PENDING, TIME_OFF_SETTINGS, WHOS_OUT
-from tests.fake_hibob.server import Reply, Request, error_reply, forbidden, json_reply
+from fake_hibob.profiles import BALANCES, PENDING, TIME_OFF_SETTINGS, WHOS_OUT
+from fake_hibob.server import Reply, Request, error_reply, forbidden, json_reply
 
 if TYPE_CHECKING:
-    from tests.fake_hibob.server import FakeHibob
-    from tests.fake_hibob.tenant import Employee, Tenant
+    from fake_hibob.server import FakeHibob
+    from fake_hibob.tenant import Employee, Tenant
 
 PRIVATE = "Timeoff > See who's out today > See who's out because of private policy"
 HISTORY_MONTHS = 30

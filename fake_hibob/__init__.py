@@ -1,8 +1,8 @@
 """A fake HiBob API for tests, benchmarks and the demo."""
 
-from tests.fake_hibob.profiles import PROFILES, Profile
-from tests.fake_hibob.server import SERVICE_USER_ID, SERVICE_USER_TOKEN, FakeHibob, Faults
-from tests.fake_hibob.tenant import Employee, Tenant
+from fake_hibob.profiles import PROFILES, Profile
+from fake_hibob.server import SERVICE_USER_ID, SERVICE_USER_TOKEN, FakeHibob, Faults
+from fake_hibob.tenant import Employee, Tenant
 
 __all__ = [
     "PROFILES",

@@ -24,8 +24,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.fake_hibob.profiles import PROFILES, Profile
-from tests.fake_hibob.tenant import Employee, Tenant
+from fake_hibob.profiles import PROFILES, Profile
+from fake_hibob.tenant import Employee, Tenant
 
 SERVICE_USER_ID = "SERVICE-USER-FAKE-0001"
 SERVICE_USER_TOKEN = "fake-token-DO-NOT-LEAK-5f3a9c1e7b2d"
@@ -140,7 +140,7 @@ class FakeHibob:
         self.log: list[Request] = []
         self.routes: list[Route] = []
         for domain in DOMAINS:
-            importlib.import_module(f"tests.fake_hibob.{domain}").register(self)
+            importlib.import_module(f"fake_hibob.{domain}").register(self)
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_class(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None

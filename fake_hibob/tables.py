@@ -43,13 +43,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
-from tests.fake_hibob.server import Reply, Request, error_reply, forbidden, json_reply
+from fake_hibob.server import Reply, Request, error_reply, forbidden, json_reply
 
 if TYPE_CHECKING:
     import random
 
-    from tests.fake_hibob.server import FakeHibob
-    from tests.fake_hibob.tenant import Employee, Tenant
+    from fake_hibob.server import FakeHibob
+    from fake_hibob.tenant import Employee, Tenant
 
 # Table path segment → the People section whose permissions govern it.
 SECTIONS = {

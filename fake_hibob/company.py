@@ -6,10 +6,10 @@ import re
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from tests.fake_hibob.server import Reply, Request, forbidden, json_reply
+from fake_hibob.server import Reply, Request, forbidden, json_reply
 
 if TYPE_CHECKING:
-    from tests.fake_hibob.server import FakeHibob
+    from fake_hibob.server import FakeHibob
 
 
 def tasks(app: FakeHibob) -> list[dict]:
