@@ -22,11 +22,16 @@ class HibobCatalogError(HibobError):
 
 
 class HibobAPIError(HibobError, FatalAPIError):
-    """HiBob answered in a way that must stop the run (never retried)."""
+    """HiBob answered in a way that ends the request (never retried).
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    `detail` holds HiBob's error key and message for the tap's own decisions (a batch HiBob
+    finds too large); it is never part of the message, which may be logged.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, detail: str = "") -> None:
         super().__init__(message)
         self.status = status
+        self.detail = detail
 
 
 class HibobAuthError(HibobAPIError):
@@ -45,3 +50,11 @@ class HibobPermissionError(HibobAPIError):
 
 class HibobWrongPathError(HibobAPIError):
     """HiBob answered 200 with an HTML page: the path or api_url is wrong."""
+
+
+class HibobNoAccessError(HibobError):
+    """The service user cannot list employees: nothing else can be read."""
+
+
+class HibobIncompleteSyncError(HibobError):
+    """Some selected streams were denied or failed; the others synced completely."""

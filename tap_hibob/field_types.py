@@ -1,24 +1,43 @@
-"""HiBob field metadata -> JSON Schema: the type mapping and the `employees` schema builder.
+"""HiBob metadata -> JSON Schema: the one type mapping, and the schema builders using it.
 
-Pure functions only (no HTTP, no SDK): discovery feeds them the answer of
-`GET /v1/company/people/fields`. Values are placed where HiBob's nested representation puts
-them, i.e. by each field's `jsonPath` (root fields have no `root.` prefix, so they land at the
-top level), and typed by the field's HiBob `type`.
+Pure functions only (no HTTP, no SDK). `employees` is built from the fields metadata: values
+sit where HiBob's nested representation puts them, by each field's `jsonPath` (root fields
+have no `root.` prefix, so they land at the top level), typed by the field's HiBob `type`.
+Built-in and custom tables are built from their column metadata with the same mapping.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 HUMAN_READABLE_KEY = "humanReadable"
 # Fields listed in the metadata that people search never returns: actual payments are read
-# through POST /people/actual-payments/search only (hibob-api.md §4.7).
-UNSEARCHABLE_PREFIXES = ("actualPayment.",)
+# through POST /people/actual-payments/search only (docs/development/hibob-api.md).
+ACTUAL_PAYMENT_PREFIX = "actualPayment."
+UNSEARCHABLE_PREFIXES = (ACTUAL_PAYMENT_PREFIX,)
 SENSITIVE_TYPES = frozenset({"ssn"})
+#: Not selected by default in `employees`: image URLs (re-signed daily), counters that tick
+#: with the calendar (age, tenure, time since a change) and People Analytics risk scores.
+VOLATILE_TYPES = frozenset({"avatar", "period"})
+VOLATILE_FIELDS = frozenset(
+    {
+        "root.avatarUrl",
+        "root.coverImageUrl",
+        "about.avatar",
+        "personal.age",
+        "work.tenureDuration",
+        "work.tenureYears",
+        "work.tenureDurationYears",
+        "work.yearsOfService",
+        "work.durationOfEmployment",
+    }
+)
+VOLATILE_CATEGORIES = frozenset({"peopleAnalytics", "people_analytics"})
+_RISK = re.compile(r"risk(Indicator|Counter|Score|Level)?$", re.IGNORECASE)
 
 _STRING: dict[str, Any] = {"type": ["string", "null"]}
 _MONEY: dict[str, Any] = {
@@ -30,7 +49,6 @@ _MONEY: dict[str, Any] = {
 }
 _PERSON: dict[str, Any] = {
     "type": ["object", "null"],
-    "additionalProperties": True,  # keys HiBob adds later are kept, not dropped
     "properties": {
         name: {"type": ["string", "null"]}
         for name in ("id", "firstName", "surname", "email", "displayName")
@@ -38,7 +56,6 @@ _PERSON: dict[str, Any] = {
 }
 _PERIOD: dict[str, Any] = {
     "type": ["object", "null"],
-    "additionalProperties": True,  # keys HiBob adds later are kept, not dropped
     "properties": {
         "humanize": {"type": ["string", "null"]},
         "periodISO": {"type": ["string", "null"]},
@@ -48,7 +65,6 @@ _PERIOD: dict[str, Any] = {
 _DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _WORKING_PATTERN: dict[str, Any] = {
     "type": ["object", "null"],
-    "additionalProperties": True,  # keys HiBob adds later are kept, not dropped
     "properties": {
         "days": {
             "type": ["object", "null"],
@@ -65,7 +81,7 @@ PERMISSIVE: dict[str, Any] = {
     "type": ["object", "array", "string", "number", "boolean", "null"],
 }
 
-# Machine values of each documented HiBob field type (hibob-api.md §3.1, §9).
+# Machine values of each documented HiBob field type (docs/development/hibob-api.md).
 _MACHINE_TYPES: dict[str, dict[str, Any]] = {
     "text": _STRING,
     "text-area": _STRING,
@@ -129,6 +145,16 @@ class HibobField:
     def sensitive(self) -> bool:
         """Fields users opt into explicitly (SSN)."""
         return self.type in SENSITIVE_TYPES
+
+    @property
+    def volatile(self) -> bool:
+        """Values that change every day without an HR change (they churn every snapshot)."""
+        return (
+            self.type in VOLATILE_TYPES
+            or self.id in VOLATILE_FIELDS
+            or self.category_id in VOLATILE_CATEGORIES
+            or bool(_RISK.search(self.id))
+        )
 
     @property
     def searchable(self) -> bool:
@@ -253,17 +279,123 @@ def employee_schema(fields: Iterable[HibobField], *, human_readable: str) -> dic
     return {"type": "object", "properties": properties}
 
 
-def to_utc_timestamp(value: Any) -> Any:
-    """A HiBob `time` value as RFC 3339 in UTC.
+# Tables ------------------------------------------------------------------------------------
 
-    HiBob sends ISO 8601 without a zone (`2023-05-19T11:13:40.175639`), in UTC. Values with
-    an offset are converted; anything unparseable is returned unchanged.
-    """
-    if not isinstance(value, str):
-        return value
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return value
-    parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-    return parsed.isoformat().replace("+00:00", "Z")
+_DATE: dict[str, Any] = {"type": ["string", "null"], "format": "date"}
+#: Columns every built-in table row carries, whatever the table (not in HiBob's column list).
+TABLE_BOOKKEEPING: dict[str, dict[str, Any]] = {
+    "employeeId": {
+        "type": "string",
+        "description": "HiBob employee ID (a 19-digit string). Part of the primary key.",
+    },
+    "id": {
+        "type": "integer",
+        "description": "Table entry ID, unique only within one employee's table. Part of the "
+        "primary key.",
+    },
+    "effectiveDate": {**_DATE, "description": "Date the entry takes effect (zone-less)."},
+    "endEffectiveDate": {
+        **_DATE,
+        "description": "Last day the entry was in effect; null for the latest entry.",
+    },
+    "activeEffectiveDate": dict(_DATE),
+    "isCurrent": {
+        "type": ["boolean", "null"],
+        "description": "True for the entry in effect today; future entries are false until "
+        "their date.",
+    },
+    "canBeDeleted": {"type": ["boolean", "null"]},
+    "creationDate": dict(_DATE),
+    "modificationDate": dict(_DATE),
+    "change": {
+        "type": ["object", "null"],
+        "description": "Who made the last change to this entry, and why.",
+        "properties": {
+            "changedBy": _STRING,
+            "changedById": _STRING,
+            "reason": _STRING,
+        },
+    },
+}
+HUMAN_READABLE_ROW: dict[str, Any] = {
+    "type": ["object", "null"],
+    "description": "HiBob's display values of the row, when HiBob sends them (left out when "
+    "human_readable is off).",
+}
+
+
+class ColumnLike(Protocol):
+    """What the table builders need of a column (metadata.Column)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def custom(self) -> bool: ...
+
+
+def column_schema(column: ColumnLike) -> dict[str, Any]:
+    """One table column, typed by the same mapping as employee fields."""
+    schema = json_schema_for_type(column.type)
+    schema["description"] = (
+        f"{column.name} (HiBob {'custom ' if column.custom else ''}column {column.id}, type "
+        f"{column.type or 'unknown'})"
+    )
+    return schema
+
+
+def table_schema(
+    columns: Iterable[ColumnLike] | None, *, base: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """A built-in table's row schema: the bookkeeping (or the bundled schema it extends),
+    every metadata column typed, and custom columns inside `customColumns` as HiBob sends
+    them. `columns` None: HiBob's metadata could not be read, so `customColumns` stays a
+    free-form object."""
+    properties: dict[str, Any] = copy.deepcopy(
+        dict(base["properties"]) if base is not None else TABLE_BOOKKEEPING
+    )
+    custom_columns: dict[str, Any] = {
+        "type": ["object", "null"],
+        "description": "The table's custom columns, by column id.",
+    }
+    if columns is not None:
+        custom: dict[str, Any] = {}
+        for column in columns:
+            if column.custom:
+                custom[column.id] = column_schema(column)
+            elif column.id not in TABLE_BOOKKEEPING:
+                properties[column.id] = column_schema(column)
+        custom_columns["properties"] = custom
+    properties["customColumns"] = custom_columns
+    properties.setdefault(HUMAN_READABLE_KEY, copy.deepcopy(HUMAN_READABLE_ROW))
+    return {"type": "object", "required": ["employeeId", "id"], "properties": properties}
+
+
+def custom_table_schema(columns: Iterable[ColumnLike]) -> dict[str, Any]:
+    """A custom table's row schema: its columns sit at the top level of each row."""
+    properties: dict[str, Any] = {
+        "employeeId": copy.deepcopy(TABLE_BOOKKEEPING["employeeId"]),
+        "id": copy.deepcopy(TABLE_BOOKKEEPING["id"]),
+    }
+    for column in columns:
+        if column.id not in properties:
+            properties[column.id] = column_schema(column)
+    properties[HUMAN_READABLE_KEY] = copy.deepcopy(HUMAN_READABLE_ROW)
+    return {"type": "object", "required": ["employeeId", "id"], "properties": properties}
+
+
+def fields_schema(
+    fields: Iterable[HibobField], base: Mapping[str, Any], prefix: str
+) -> dict[str, Any]:
+    """A table described by employee fields of one prefix (`actualPayment.`): each field's
+    last path segment becomes a column, typed by the same mapping."""
+    properties: dict[str, Any] = copy.deepcopy(dict(base["properties"]))
+    for f in fields:
+        if f.id.startswith(prefix) and f.id.count(".") == 1:
+            schema = json_schema_for_type(f.type)
+            schema["description"] = _description(f)
+            properties[f.id.removeprefix(prefix)] = schema
+    return {**copy.deepcopy(dict(base)), "properties": properties}

@@ -1,36 +1,67 @@
-"""Settings: the JSON schema shown by --about, plus the checks a schema cannot express."""
+"""Settings: the JSON schema `--about` shows, and the typed settings object built from it.
+
+The schema states every default and every rule it can (minimums, enums, non-blank
+credentials); `Settings.from_config` applies the defaults once, and the client, the streams
+and the doctor read the typed object instead of the raw config. `problems` holds the few
+rules a JSON schema cannot state.
+"""
 
 from __future__ import annotations
 
-import calendar
 import ipaddress
-import numbers
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from dataclasses import dataclass, fields
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
 
 from singer_sdk import typing as th
 
+from tap_hibob.timeutil import parse_datetime
+
 PRODUCTION_URL = "https://api.hibob.com"
 SANDBOX_URL = "https://api.sandbox.hibob.com"
 HUMAN_READABLE_MODES = ("off", "append", "replace")
-#: Longest wait between retries of a 5xx, timeout or reset (429 waits follow HiBob's reset
-#: header instead).
-BACKOFF_MAX_KEY = "backoff_max_seconds"
-DEFAULT_BACKOFF_MAX_SECONDS = 60.0
+ON_MISSING_PERMISSION = ("fail", "warn")
+REPORT_DOWNLOADS = ("auto", "sync", "async")
+#: Non-blank, without leading or trailing whitespace (a copy-paste slip earns a 401).
+CREDENTIAL_PATTERN = r"^\S(.*\S)?$"
+_STREAM_NAME = r"^[a-z][a-z0-9_]*$"
+
+_REPORT = th.ObjectType(
+    th.Property("report_id", th.StringType, description="The report's id (from --list-reports)."),
+    th.Property("report_name", th.StringType, description="Or its exact name."),
+    th.Property(
+        "stream_name",
+        th.StringType(pattern=_STREAM_NAME),
+        description="Stream name; default report_<slug of the report name>.",
+    ),
+    th.Property(
+        "primary_keys",
+        th.ArrayType(th.StringType),
+        description="Columns that identify a row; default from the report's kind.",
+    ),
+    th.Property(
+        "download",
+        th.StringType,
+        allowed_values=list(REPORT_DOWNLOADS),
+        description="'auto' (JSON, or the async CSV flow when HiBob says the report is too "
+        "large), 'sync' or 'async'.",
+    ),
+    additional_properties=False,
+)
 
 CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "service_user_id",
-        th.StringType(nullable=False),
+        th.StringType(nullable=False, min_length=1, pattern=CREDENTIAL_PATTERN),
         required=True,
         title="Service User ID",
         description="ID of the HiBob API service user (Settings > Integrations > Service users).",
     ),
     th.Property(
         "service_user_token",
-        th.StringType(nullable=False),
+        th.StringType(nullable=False, min_length=1, pattern=CREDENTIAL_PATTERN),
         required=True,
         secret=True,
         title="Service User Token",
@@ -45,7 +76,7 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "api_url",
-        th.StringType,
+        th.StringType(min_length=1),
         title="API URL",
         description=(
             "Base URL of the HiBob API, without /v1. Defaults to https://api.hibob.com "
@@ -83,26 +114,28 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "people_batch_size",
-        th.IntegerType,
+        th.IntegerType(minimum=1),
         default=200,
         title="People Batch Size",
         description=(
-            "Employees read per people-search request. The tap first lists employee IDs, "
-            "then reads full records in batches of this size, so memory stays flat."
+            "Employee IDs per people-search request. The tap lists IDs first, then reads full "
+            "records in batches of this size; a batch HiBob refuses as too large is halved."
         ),
     ),
     th.Property(
         "include_pending",
         th.BooleanType,
-        default=False,
+        default=True,
         title="Include Pending Time Off",
         description=(
-            "Also read time-off changes to pending requests (needs the pending permission)."
+            "Also read time-off changes of requests not yet approved (changeType Pending). "
+            "Needs 'Timeoff > Requests > Create, edit, and cancel people's requests that "
+            "haven't been approved yet', which the usual setup grants."
         ),
     ),
     th.Property(
         "time_off_overlap_minutes",
-        th.IntegerType,
+        th.IntegerType(minimum=0),
         default=60,
         title="Time-off Overlap (minutes)",
         description=(
@@ -112,25 +145,89 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "whos_out_days_back",
-        th.IntegerType,
+        th.IntegerType(minimum=0),
         default=30,
         title="Who's Out: Days Back",
         description="whos_out reads from this many days before today.",
     ),
     th.Property(
         "whos_out_days_ahead",
-        th.IntegerType,
+        th.IntegerType(minimum=0),
         default=90,
         title="Who's Out: Days Ahead",
         description="whos_out reads up to this many days after today.",
     ),
     th.Property(
+        "whos_out_include_private",
+        th.BooleanType,
+        default=False,
+        title="Who's Out: Include Private Policies",
+        description=(
+            "Include leave under private policies (HiBob includePrivate). Private policy names "
+            "can be sensitive (e.g. medical leave); also needs the private-policy permission."
+        ),
+    ),
+    th.Property(
+        "whos_out_include_hourly",
+        th.BooleanType,
+        default=True,
+        title="Who's Out: Include Hourly Leave",
+        description="Include hourly leave (HiBob includeHourly).",
+    ),
+    th.Property(
         "balance_policy_types",
-        th.ArrayType(th.StringType),
+        th.ArrayType(th.StringType(min_length=1)),
         title="Balance Policy Types",
         description=(
             "Time-off policy type names for time_off_balances. Empty: read them from "
             "HiBob (needs the time-off settings permission)."
+        ),
+    ),
+    th.Property(
+        "tasks_include_closed",
+        th.BooleanType,
+        default=False,
+        title="Tasks: Include Closed",
+        description=(
+            "Also read closed tasks: one request per employee (GET /tasks lists open tasks only)."
+        ),
+    ),
+    th.Property(
+        "reports",
+        th.ArrayType(_REPORT),
+        title="Saved Reports",
+        description=(
+            "Saved Bob reports to sync, each as its own stream: objects with report_id or "
+            "report_name, and optional stream_name, primary_keys and download."
+        ),
+    ),
+    th.Property(
+        "report_timeout_seconds",
+        th.IntegerType(minimum=1),
+        default=600,
+        title="Report Timeout (seconds)",
+        description="How long to wait for HiBob to generate a large report asynchronously.",
+    ),
+    th.Property(
+        "on_missing_permission",
+        th.StringType,
+        default="fail",
+        allowed_values=list(ON_MISSING_PERMISSION),
+        title="On Missing Permission",
+        description=(
+            "A stream HiBob denies (403) is skipped and the others sync. 'fail' (default) "
+            "then exits non-zero so schedulers notice; 'warn' exits 0."
+        ),
+    ),
+    th.Property(
+        "read_ahead",
+        th.BooleanType,
+        default=True,
+        title="Read Ahead",
+        description=(
+            "Read the selected streams' endpoints concurrently (each within its own rate "
+            "limit) while streams are written one after another; false reads one stream at "
+            "a time."
         ),
     ),
     th.Property(
@@ -146,22 +243,22 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "request_timeout",
-        th.IntegerType,
+        th.IntegerType(minimum=1),
         default=60,
         title="Request Timeout (seconds)",
         description="Seconds to wait for a HiBob response before retrying.",
     ),
     th.Property(
         "max_retries",
-        th.IntegerType,
+        th.IntegerType(minimum=0),
         default=8,
         title="Max Retries",
         description="Retries of one request on 429, 5xx, timeouts and broken responses.",
     ),
     th.Property(
-        BACKOFF_MAX_KEY,
-        th.NumberType,
-        default=DEFAULT_BACKOFF_MAX_SECONDS,
+        "backoff_max_seconds",
+        th.NumberType(exclusive_minimum=0),
+        default=60.0,
         title="Backoff Max (seconds)",
         description=(
             "Longest wait between retries of a 5xx, timeout or dropped connection (429s wait "
@@ -170,17 +267,18 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "default_rate_limit",
-        th.IntegerType,
+        th.IntegerType(minimum=1),
         default=50,
         title="Default Rate Limit",
         description=(
             "Requests per window for endpoints whose HiBob limit is not published. Published "
-            "limits (people search 50, payroll 20, balances 50, policies 50) always apply."
+            "limits (people search 50, balances 50, policies 50, metadata 50) always apply, "
+            "and a lower X-RateLimit-Limit from HiBob is followed."
         ),
     ),
     th.Property(
         "rate_limit_window_seconds",
-        th.NumberType,
+        th.NumberType(exclusive_minimum=0),
         default=60,
         title="Rate Limit Window (seconds)",
         description="Length of HiBob's rate-limit window. Change only for tests and benchmarks.",
@@ -188,41 +286,115 @@ CONFIG_SCHEMA = th.PropertiesList(
 ).to_dict()
 
 
-def api_base(config: Mapping[str, Any]) -> str:
-    """The API base URL (without /v1) the config points at."""
-    url = config.get("api_url") or (SANDBOX_URL if config.get("sandbox") else PRODUCTION_URL)
-    return str(url).rstrip("/")
+@dataclass(frozen=True)
+class ReportSetting:
+    """One entry of the `reports` setting."""
+
+    report_id: str | None
+    report_name: str | None
+    stream_name: str | None
+    primary_keys: tuple[str, ...] | None
+    download: str
 
 
-def start_date(config: Mapping[str, Any], now: datetime) -> datetime:
-    """The configured start date as an aware UTC datetime (default: 6 months ago)."""
-    raw = config.get("start_date")
-    if not raw:
-        return add_months(now, -6)  # the change feed's own limit, in calendar months
-    parsed = parse_datetime(str(raw))
-    if parsed is None:
-        raise ValueError(raw)
-    return parsed
+@dataclass(frozen=True)
+class Settings:
+    """The validated config, typed, with the schema's defaults applied once."""
+
+    service_user_id: str
+    service_user_token: str
+    sandbox: bool
+    api_url: str | None
+    start_date: datetime | None
+    include_inactive: bool
+    human_readable: str
+    people_batch_size: int
+    include_pending: bool
+    time_off_overlap_minutes: int
+    whos_out_days_back: int
+    whos_out_days_ahead: int
+    whos_out_include_private: bool
+    whos_out_include_hourly: bool
+    balance_policy_types: tuple[str, ...]
+    tasks_include_closed: bool
+    reports: tuple[ReportSetting, ...]
+    report_timeout_seconds: int
+    on_missing_permission: str
+    read_ahead: bool
+    emit_activate_version_messages: bool
+    request_timeout: int
+    max_retries: int
+    backoff_max_seconds: float
+    default_rate_limit: int
+    rate_limit_window_seconds: float
+
+    def __repr__(self) -> str:  # the token must never reach a log
+        return f"Settings(service_user_id={self.service_user_id!r}, api_url={self.base_url!r})"
+
+    @property
+    def base_url(self) -> str:
+        """The API base URL without /v1."""
+        url = self.api_url or (SANDBOX_URL if self.sandbox else PRODUCTION_URL)
+        return url.rstrip("/")
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Settings:
+        """Typed settings from a config the schema has validated (defaults filled in here)."""
+        values = {**defaults(), **{k: v for k, v in config.items() if v is not None}}
+        start = values.get("start_date")
+        return cls(
+            service_user_id=str(values["service_user_id"]),
+            service_user_token=str(values["service_user_token"]),
+            sandbox=bool(values["sandbox"]),
+            api_url=str(values["api_url"]) if values.get("api_url") else None,
+            start_date=parse_datetime(str(start)) if start else None,
+            include_inactive=bool(values["include_inactive"]),
+            human_readable=str(values["human_readable"]),
+            people_batch_size=int(values["people_batch_size"]),
+            include_pending=bool(values["include_pending"]),
+            time_off_overlap_minutes=int(values["time_off_overlap_minutes"]),
+            whos_out_days_back=int(values["whos_out_days_back"]),
+            whos_out_days_ahead=int(values["whos_out_days_ahead"]),
+            whos_out_include_private=bool(values["whos_out_include_private"]),
+            whos_out_include_hourly=bool(values["whos_out_include_hourly"]),
+            balance_policy_types=tuple(str(n) for n in values.get("balance_policy_types") or ()),
+            tasks_include_closed=bool(values["tasks_include_closed"]),
+            reports=tuple(_report(entry) for entry in values.get("reports") or ()),
+            report_timeout_seconds=int(values["report_timeout_seconds"]),
+            on_missing_permission=str(values["on_missing_permission"]),
+            read_ahead=bool(values["read_ahead"]),
+            emit_activate_version_messages=bool(values["emit_activate_version_messages"]),
+            request_timeout=int(values["request_timeout"]),
+            max_retries=int(values["max_retries"]),
+            backoff_max_seconds=float(values["backoff_max_seconds"]),
+            default_rate_limit=int(values["default_rate_limit"]),
+            rate_limit_window_seconds=float(values["rate_limit_window_seconds"]),
+        )
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some settings changed (the doctor shortens retries and timeouts)."""
+        current = {f.name: getattr(self, f.name) for f in fields(self)}
+        return Settings(**{**current, **changes})
 
 
-def add_months(moment: datetime, months: int) -> datetime:
-    """`moment` plus calendar months, the day clamped to the month's end (31 Aug + 6 = 28 Feb).
-
-    HiBob counts "6 months" in calendar months; 183 days would overshoot from some dates.
-    """
-    index = moment.month - 1 + months
-    year, month = moment.year + index // 12, index % 12 + 1
-    day = min(moment.day, calendar.monthrange(year, month)[1])
-    return moment.replace(year=year, month=month, day=day)
+def defaults() -> dict[str, Any]:
+    """Every default the schema declares."""
+    return {
+        key: prop["default"]
+        for key, prop in CONFIG_SCHEMA["properties"].items()
+        if "default" in prop
+    }
 
 
-def parse_datetime(raw: str) -> datetime | None:
-    """Parse ISO 8601 (date or date-time); naive values are UTC."""
-    try:
-        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+def _report(entry: Mapping[str, Any]) -> ReportSetting:
+    keys = entry.get("primary_keys")
+    return ReportSetting(
+        report_id=str(entry["report_id"]) if entry.get("report_id") is not None else None,
+        report_name=str(entry["report_name"]) if entry.get("report_name") else None,
+        stream_name=str(entry["stream_name"]) if entry.get("stream_name") else None,
+        primary_keys=tuple(str(k) for k in keys) if keys else None,
+        download=str(entry.get("download") or "auto"),
+    )
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -236,21 +408,9 @@ def _is_loopback(host: str | None) -> bool:
         return False
 
 
-def _is_number(value: Any) -> bool:
-    # The SDK parses config files with Decimal for non-integers, so float is not enough.
-    return isinstance(value, numbers.Number) and not isinstance(value, bool)
-
-
 def problems(config: Mapping[str, Any]) -> list[str]:
-    """Semantic problems the JSON schema cannot catch, one clear line each."""
+    """What the JSON schema cannot catch, one clear line each."""
     found: list[str] = []
-    for key in ("service_user_id", "service_user_token"):
-        value = config.get(key)
-        # A blank credential can only earn a 401; say so before spending a request on it.
-        if isinstance(value, str) and not value.strip():
-            found.append(f"{key} is empty; copy it from HiBob (Settings > Integrations)")
-        elif isinstance(value, str) and value != value.strip():
-            found.append(f"{key} starts or ends with whitespace (a copy-paste slip?); remove it")
     url = config.get("api_url")
     if url:
         parsed = urlparse(str(url))
@@ -268,22 +428,7 @@ def problems(config: Mapping[str, Any]) -> list[str]:
         found.append(
             f"start_date '{raw_start}' is not an ISO 8601 date-time (e.g. 2024-01-01T00:00:00Z)"
         )
-    for key, low in (
-        ("people_batch_size", 1),
-        ("request_timeout", 1),
-        ("max_retries", 0),
-        ("default_rate_limit", 1),
-        ("time_off_overlap_minutes", 0),
-        ("whos_out_days_back", 0),
-        ("whos_out_days_ahead", 0),
-    ):
-        value = config.get(key)
-        if isinstance(value, int) and value < low:
-            found.append(f"{key} must be at least {low} (got {value})")
-    backoff_max = config.get(BACKOFF_MAX_KEY)
-    if backoff_max is not None and not (_is_number(backoff_max) and backoff_max > 0):
-        found.append(f"{BACKOFF_MAX_KEY} must be a positive number of seconds")
-    window = config.get("rate_limit_window_seconds")
-    if window is not None and _is_number(window) and window <= 0:
-        found.append(f"rate_limit_window_seconds must be positive (got {window})")
+    for index, entry in enumerate(config.get("reports") or []):
+        if isinstance(entry, Mapping) and not (entry.get("report_id") or entry.get("report_name")):
+            found.append(f"reports[{index}] needs a report_id or a report_name")
     return found

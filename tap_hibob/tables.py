@@ -1,42 +1,53 @@
-"""Employee history tables, read in bulk: one request per 200 table rows, not per employee.
+"""Employee tables: every built-in table HiBob's metadata lists, custom tables, training and
+actual payments, with schemas from HiBob's column metadata.
 
-HiBob's bulk endpoints (`GET /v1/bulk/people/{table}`) return a table's rows for every
-employee the service user may see, 200 rows a page, cursor-paginated. One generic stream
-reads them; the small classes at the bottom say which table each stream reads.
-
-What HiBob does that the reader copes with (hibob-api.md §4):
-- a page groups rows by employee, and one employee's rows may continue on the next page;
-- each employee's `values` holds bare rows or `{values: [rows], restricted_columns}`;
+Built-in and custom tables are read in bulk (`GET /v1/bulk/people/{table}`,
+`GET /v1/bulk/people/custom-tables/{id}`): 200 rows a page, cursor-paginated, every
+employee the service user may see. What HiBob does that the reader copes with
+(docs/development/hibob-api.md):
+- `limit` counts rows, so one employee's rows may continue on the next page;
+- an employee's `values` holds bare rows or `{values: [rows], restricted_columns}`;
 - columns hidden by field-level permissions arrive as null, named in `restricted_columns`
   and flagged by the `X-Has-Restricted-Columns` header;
 - entry ids repeat across employees, so the key is (employeeId, id);
 - with only "View selected employees' <X> sections" HiBob returns just the current row.
+Training has no bulk route (one request per employee); actual payments are a POST search
+over batches of at most 200 employee ids.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
-from singer_sdk import Stream
-
-from tap_hibob import permissions
+from tap_hibob import endpoints
+from tap_hibob.batches import adaptive_batches
+from tap_hibob.endpoints import Endpoint, StreamSpec, TableSpec
 from tap_hibob.errors import HibobAPIError
+from tap_hibob.field_types import (
+    ACTUAL_PAYMENT_PREFIX,
+    HibobField,
+    custom_table_schema,
+    fields_schema,
+    table_schema,
+)
+from tap_hibob.progress import Progress
 from tap_hibob.stream import HibobStream, load_schema
 
+if TYPE_CHECKING:
+    from tap_hibob.metadata import Metadata
+    from tap_hibob.tap import TapHibob
+
 PAGE_SIZE = 200  # HiBob's maximum `limit`; it counts table rows, not employees.
+MAX_EMPLOYEE_IDS = 200  # HiBob's cap on employee ids per table or payments request
 # A table where each of at least this many employees has exactly one row most likely means
 # the service user lacks the "section histories" permission (HiBob then sends current rows).
 SINGLE_ROW_WARNING_MIN_EMPLOYEES = 5
-_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T")
-_NUMERIC = re.compile(r"^-?\d+(\.\d+)?$")
 
 
-# Pure helpers ---------------------------------------------------------------------------
+# Reading HiBob's bulk envelope -----------------------------------------------------------
 
 
 def rows_of(payload: Any) -> Iterator[tuple[Any, dict[str, Any], dict[str, Any] | None]]:
@@ -76,81 +87,6 @@ def next_cursor(payload: Mapping[str, Any]) -> str | None:
     return str(cursor) if cursor else None
 
 
-def conform(value: Any, schema: Mapping[str, Any]) -> Any:
-    """`value` with scalars coerced to the schema's type, where that loses nothing.
-
-    HiBob sends whole numbers as JSON integers (fte 100 next to 62.5), list item ids as
-    numbers or strings, and employee ids as strings or numbers; a warehouse column needs
-    one type. Values that cannot be coerced are left as they are.
-    """
-    return compile_conformer(schema)(value)
-
-
-def compile_conformer(schema: Mapping[str, Any]) -> Callable[[Any], Any]:
-    """`conform` for one schema, with the schema walked once instead of per value."""
-    properties = schema.get("properties")
-    items = schema.get("items")
-    types = schema.get("type", [])
-    types = [types] if isinstance(types, str) else types
-    coerce = next((c for name, c in _COERCIONS if name in types), None)
-    children = {k: compile_conformer(v) for k, v in properties.items()} if properties else None
-    item = compile_conformer(items) if isinstance(items, dict) else None
-
-    def conformer(value: Any) -> Any:
-        if isinstance(value, dict):
-            if not children:
-                return value  # free-form objects (customColumns) stay as HiBob sent them
-            return {k: children[k](v) if k in children else v for k, v in value.items()}
-        if isinstance(value, list):
-            return [item(v) for v in value] if item is not None else value
-        if value is None or isinstance(value, bool) or coerce is None:
-            return value
-        return coerce(value, schema)
-
-    return conformer
-
-
-def _as_string(value: Any, schema: Mapping[str, Any]) -> Any:
-    if isinstance(value, int | float):
-        return str(value)
-    if schema.get("format") == "date" and isinstance(value, str) and _DATE_TIME.match(value):
-        return value[:10]
-    return value
-
-
-def _as_integer(value: Any, _: Mapping[str, Any]) -> Any:
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and _NUMERIC.match(value) and "." not in value:
-        return int(value)
-    return value
-
-
-def _as_number(value: Any, _: Mapping[str, Any]) -> Any:
-    if isinstance(value, int):
-        return float(value)
-    if isinstance(value, str) and _NUMERIC.match(value):
-        return float(value)
-    return value
-
-
-def _as_boolean(value: Any, _: Mapping[str, Any]) -> Any:
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    return value
-
-
-_COERCIONS: tuple[tuple[str, Callable[[Any, Mapping[str, Any]], Any]], ...] = (
-    ("string", _as_string),
-    ("integer", _as_integer),
-    ("number", _as_number),
-    ("boolean", _as_boolean),
-)
-
-
-# What one table read saw, reported once at its end --------------------------------------
-
-
 @dataclass
 class Findings:
     """What a stream noticed while reading its table; logged once per run."""
@@ -158,7 +94,6 @@ class Findings:
     hidden: dict[str, set[str]] = field(default_factory=dict)  # restricted_columns kind → cols
     flagged: bool = False  # X-Has-Restricted-Columns: true
     errors: set[str] = field(default_factory=set)  # fingerprints, never logged
-    unknown_columns: set[str] = field(default_factory=set)
     duplicates: int = 0
     keyless: int = 0
     employees: set[str] = field(default_factory=set)
@@ -178,99 +113,55 @@ class Findings:
                 self.hidden.setdefault(str(kind), set()).update(str(c) for c in columns)
 
 
-# The stream -----------------------------------------------------------------------------
+# Streams ---------------------------------------------------------------------------------
 
 
-class BulkTableStream(HibobStream):
-    """One employee table read through `GET /v1/bulk/people/{table}`.
+class TableStream(HibobStream):
+    """Rows of one employee table, keyed (employeeId, id)."""
 
-    Subclasses set `name`, `table` (the path segment) and `category` (the HiBob category
-    whose People permissions govern the table).
-    """
-
-    table: ClassVar[str]
-    category: ClassVar[str]
     primary_keys = ("employeeId", "id")
+    #: The People section whose "sections" permission gives current rows only.
+    section: str = ""
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls.endpoint = f"bulk_{cls.table}"
-        cls.schema = load_schema(cls.name)  # type: ignore[method-assign, assignment, misc]
+    def __init__(self, tap: TapHibob, schema: dict[str, Any], spec: StreamSpec, **kw: Any) -> None:
+        super().__init__(tap, schema=schema, name=spec.name, spec=spec)
+        self.selected_by_default = spec.selected_by_default
+        self.section = kw.get("section", "")
 
     @property
-    def path(self) -> str:
-        return f"/bulk/people/{self.table}"
+    def endpoint(self) -> Endpoint:
+        assert self.spec is not None
+        return self.spec.endpoint
 
-    @cached_property
-    def _coerce_row(self) -> Callable[[Any], Any]:
-        return compile_conformer(self.schema)
-
-    def get_records(self, context: Mapping[str, Any] | None) -> Iterable[dict[str, Any]]:
-        """Every row of the table, page by page, each with its employeeId."""
-        findings = Findings()
-        seen: set[tuple[str, int]] = set()
-        known = set(self.schema["properties"])
-        drop_human_readable = self.config.get("human_readable", "append") == "off"
-        for payload, headers in self._pages():
-            findings.note_page(payload, headers)
-            for owner, row, restricted in rows_of(payload):
-                findings.note_restricted(restricted)
-                record = self._record(owner, row, drop_human_readable)
-                employee_id, entry_id = record.get("employeeId"), record.get("id")
-                if not isinstance(employee_id, str) or not isinstance(entry_id, int):
-                    findings.keyless += 1
-                    continue
-                key = (employee_id, entry_id)
-                if key in seen:
-                    findings.duplicates += 1
-                    continue
-                seen.add(key)
-                findings.employees.add(employee_id)
-                findings.rows += 1
-                findings.unknown_columns.update(record.keys() - known)
-                yield record
-        self._report(findings)
-
-    def _pages(self) -> Iterator[tuple[dict[str, Any], Mapping[str, str]]]:
-        """Pages until HiBob's next_cursor is null; a cursor seen before is an error."""
-        params: dict[str, Any] = {"limit": PAGE_SIZE}
-        sent: set[str] = set()
-        while True:
-            response = self.client.get(
-                self.path, endpoint=self.endpoint, stream=self.name, params=params
-            )
-            payload = response.payload
-            if not isinstance(payload, dict) or not isinstance(payload.get("results"), list):
-                raise HibobAPIError(
-                    f"HiBob answered GET /v1{self.path} for stream '{self.name}' without a "
-                    "'results' list; its bulk table API may have changed. Deselect the "
-                    "stream and report this to the tap's maintainers."
-                )
-            yield payload, response.headers
-            cursor = next_cursor(payload)
-            if cursor is None:
-                return
-            if cursor in sent:
-                raise HibobAPIError(
-                    f"HiBob returned the same page cursor twice for GET /v1{self.path} "
-                    f"(stream '{self.name}'); stopped instead of reading the same pages "
-                    "again. Run the sync again; if it repeats, report it to HiBob support."
-                )
-            sent.add(cursor)
-            # `requests` URL-encodes the cursor (HiBob's contain +, / and =).
-            params = {"limit": PAGE_SIZE, "cursor": cursor}
-
-    def _record(
-        self, employee_id: Any, row: Mapping[str, Any], drop_human_readable: bool
-    ) -> dict[str, Any]:
+    def _record(self, employee_id: Any, row: Mapping[str, Any]) -> dict[str, Any]:
         record = dict(row)
-        if drop_human_readable:
+        if self.settings.human_readable == "off":
             record.pop("humanReadable", None)
         # Employee ids exceed 2^53: keep them as the exact digits HiBob sent.
         record["employeeId"] = str(employee_id) if employee_id is not None else None
-        return self._coerce_row(record)
+        return record
 
-    # Reporting ------------------------------------------------------------------------
+    def _keyed(
+        self, rows: Iterable[tuple[Any, dict[str, Any]]], findings: Findings
+    ) -> Iterator[dict[str, Any]]:
+        """Records of (employeeId, row) pairs, each key once."""
+        seen: set[tuple[str, int]] = set()
+        for owner, row in rows:
+            record = self._record(owner, row)
+            employee_id, entry_id = record.get("employeeId"), record.get("id")
+            if isinstance(entry_id, str) and entry_id.isdigit():
+                entry_id = record["id"] = int(entry_id)
+            if not isinstance(employee_id, str) or not isinstance(entry_id, int):
+                findings.keyless += 1
+                continue
+            key = (employee_id, entry_id)
+            if key in seen:
+                findings.duplicates += 1
+                continue
+            seen.add(key)
+            findings.employees.add(employee_id)
+            findings.rows += 1
+            yield record
 
     def _report(self, findings: Findings) -> None:
         if findings.hidden or findings.flagged:
@@ -279,17 +170,10 @@ class BulkTableStream(HibobStream):
             self.logger.warning(
                 "%s: HiBob could not return rows for %d employee(s) (listed under 'errors' "
                 "in its answer); their rows are missing from this stream. Check the "
-                "permission group's 'Whose data can members access?' scope.",
+                "permission group's 'Whose data can members access?' scope (%s).",
                 self.name,
                 len(findings.errors),
-            )
-        if findings.unknown_columns:
-            self.logger.warning(
-                "%s: HiBob sent columns the stream schema does not declare: %s. They are "
-                "passed through untyped; loaders that build tables from the schema may "
-                "drop them.",
-                self.name,
-                ", ".join(sorted(findings.unknown_columns)),
+                endpoints.ACCESS_SCOPE,
             )
         if findings.duplicates:
             self.logger.warning(
@@ -306,13 +190,11 @@ class BulkTableStream(HibobStream):
         self._warn_if_current_rows_only(findings)
 
     def _restricted_message(self, findings: Findings) -> str:
-        view = permissions.for_category(self.category)
-        history = permissions.for_stream(self.name).permission
         parts = []
         if cols := findings.hidden.pop("no_view_permission", None):
-            parts.append(f"{', '.join(sorted(cols))} (needs '{view}')")
+            parts.append(f"{', '.join(sorted(cols))} (needs '{endpoints.sections(self.section)}')")
         if cols := findings.hidden.pop("no_view_history_permission", None):
-            parts.append(f"{', '.join(sorted(cols))} in past rows (needs '{history}')")
+            parts.append(f"{', '.join(sorted(cols))} in past rows (needs '{self._history()}')")
         for kind, cols in sorted(findings.hidden.items()):
             parts.append(f"{', '.join(sorted(cols))} ({kind})")
         hidden = "; ".join(parts) if parts else "columns it did not name"
@@ -322,91 +204,254 @@ class BulkTableStream(HibobStream):
             "under People's data > People's fields."
         )
 
+    def _history(self) -> str:
+        return endpoints.section_histories(self.section)
+
     def _warn_if_current_rows_only(self, findings: Findings) -> None:
         employees = len(findings.employees)
         # HiBob gives no signal when it truncates history, so this is a heuristic; the
         # message says how to tell. Silently missing payroll history is the worse outcome.
-        if employees >= SINGLE_ROW_WARNING_MIN_EMPLOYEES and findings.rows == employees:
+        if (
+            self.section
+            and employees >= SINGLE_ROW_WARNING_MIN_EMPLOYEES
+            and findings.rows == employees
+        ):
             self.logger.warning(
                 "%s: each of the %d employees has exactly one row. If the service user only "
                 "has '%s', HiBob returns just the current row; add '%s' to read the history "
                 "(ignore this if each employee really has one entry).",
                 self.name,
                 employees,
-                permissions.for_category(self.category),
-                permissions.for_stream(self.name).permission,
+                endpoints.sections(self.section),
+                self._history(),
             )
 
 
-# The tables -----------------------------------------------------------------------------
+class BulkTableStream(TableStream):
+    """A built-in or custom table read page by page from its bulk route."""
+
+    def __init__(
+        self,
+        tap: TapHibob,
+        schema: dict[str, Any],
+        spec: StreamSpec,
+        *,
+        section: str = "",
+        path_values: Mapping[str, str] | None = None,
+        description: str = "",
+    ) -> None:
+        super().__init__(tap, schema, spec, section=section)
+        self.path_values = dict(path_values or {})
+        self.description = description
+
+    def read_records(self, context: Mapping[str, Any] | None) -> Iterator[dict[str, Any]]:
+        """Every row of the table, page by page, each with its employeeId."""
+        findings = Findings()
+
+        def rows() -> Iterator[tuple[Any, dict[str, Any]]]:
+            for payload, headers in self._pages():
+                findings.note_page(payload, headers)
+                for owner, row, restricted in rows_of(payload):
+                    findings.note_restricted(restricted)
+                    yield owner, row
+
+        yield from self._keyed(rows(), findings)
+        self._report(findings)
+
+    def _pages(self) -> Iterator[tuple[dict[str, Any], Mapping[str, str]]]:
+        """Pages until HiBob's next_cursor is null; a cursor seen before is an error."""
+        params: dict[str, Any] = {"limit": PAGE_SIZE}
+        sent: set[str] = set()
+        shown = self.endpoint.url(**self.path_values)
+        while True:
+            response = self.client.get(
+                self.endpoint, stream=self.name, params=params, path=self.path_values
+            )
+            payload = response.payload
+            if not isinstance(payload, dict) or not isinstance(payload.get("results"), list):
+                raise HibobAPIError(
+                    f"HiBob answered GET /v1{shown} for stream '{self.name}' without a "
+                    "'results' list; its table API may have changed. Deselect the stream and "
+                    "report this to the tap's maintainers."
+                )
+            yield payload, response.headers
+            cursor = next_cursor(payload)
+            if cursor is None:
+                return
+            if cursor in sent:
+                raise HibobAPIError(
+                    f"HiBob returned the same page cursor twice for GET /v1{shown} (stream "
+                    f"'{self.name}'); stopped instead of reading the same pages again. Run "
+                    "the sync again; if it repeats, report it to HiBob support."
+                )
+            sent.add(cursor)
+            # `requests` URL-encodes the cursor (HiBob's contain +, / and =).
+            params = {"limit": PAGE_SIZE, "cursor": cursor}
 
 
-class WorkHistoryStream(BulkTableStream):
-    """Work table: title, department, site and manager over time."""
+class PerEmployeeTableStream(TableStream):
+    """A table HiBob serves one employee at a time (training): 1 + N requests."""
 
-    name = "work_history"
-    table = "work"
-    category = "work"
+    def read_records(self, context: Mapping[str, Any] | None) -> Iterator[dict[str, Any]]:
+        ids = self.hibob.employee_ids()
+        progress = Progress(self.logger, self.name, len(ids), self.client, self.endpoint)
+        findings = Findings()
+        gone = 0
 
+        def rows() -> Iterator[tuple[Any, dict[str, Any]]]:
+            nonlocal gone
+            for employee_id in ids:
+                try:
+                    payload = self.client.get(
+                        self.endpoint, stream=self.name, path={"employee": employee_id}
+                    ).payload
+                except HibobAPIError as exc:
+                    if exc.status != 404:
+                        raise
+                    gone += 1  # left the tenant (or the access scope) since the listing
+                    payload = None
+                progress.step()
+                values = payload.get("values") if isinstance(payload, dict) else None
+                for row in values or []:
+                    if isinstance(row, dict):
+                        yield employee_id, row
 
-class EmploymentHistoryStream(BulkTableStream):
-    """Employment table: contract, employment type, FTE, weekly hours, working pattern."""
-
-    name = "employment_history"
-    table = "employment"
-    category = "employment"
-
-
-class LifecycleHistoryStream(BulkTableStream):
-    """Lifecycle table: hired, employed, leave and termination entries."""
-
-    name = "lifecycle_history"
-    table = "lifecycle"
-    category = "lifecycle"
-
-
-class SalaryHistoryStream(BulkTableStream):
-    """Payroll salary table: base pay, pay period and frequency over time."""
-
-    name = "salary_history"
-    table = "salaries"
-    category = "payroll"
-    selected_by_default = False
-
-
-class VariablePaymentsStream(BulkTableStream):
-    """Variable pay table: bonus and commission plans (observed bulk route)."""
-
-    name = "variable_payments"
-    table = "variable"
-    category = "payroll"
-    selected_by_default = False
+        yield from self._keyed(rows(), findings)
+        if gone:
+            self.logger.warning(
+                "%s: HiBob answered 404 for %d employee(s) listed at the start of the run "
+                "(removed, or out of the service user's reach since).",
+                self.name,
+                gone,
+            )
+        self._report(findings)
 
 
-class EquityGrantsStream(BulkTableStream):
-    """Equity table: option and RSU grants (observed bulk route)."""
+class ActualPaymentsStream(TableStream):
+    """Payments actually paid (`POST /v1/people/actual-payments/search`), 200 employees a
+    search, each search cursor-paginated."""
 
-    name = "equity_grants"
-    table = "equities"
-    category = "payroll"
-    selected_by_default = False
+    def read_records(self, context: Mapping[str, Any] | None) -> Iterator[dict[str, Any]]:
+        findings = Findings()
+        ids = self.hibob.employee_ids()
+
+        def rows() -> Iterator[tuple[Any, dict[str, Any]]]:
+            for batch, payloads in adaptive_batches(
+                ids, MAX_EMPLOYEE_IDS, self._search, self.logger, self.name
+            ):
+                del batch
+                for payload, headers in payloads:
+                    findings.note_page(payload, headers)
+                    for owner, row, restricted in rows_of(payload):
+                        findings.note_restricted(restricted)
+                        yield owner, row
+
+        yield from self._keyed(rows(), findings)
+        self._report(findings)
+
+    def _search(self, batch: list[str]) -> list[tuple[dict[str, Any], Mapping[str, str]]]:
+        """Every page of one search; raises on the first page's 400 (batch too large)."""
+        pages = []
+        cursor: str | None = None
+        sent: set[str] = set()
+        while True:
+            body = {
+                "filters": [{"fieldPath": "employeeId", "operator": "equals", "values": batch}],
+                "pagination": {"limit": PAGE_SIZE, "cursor": cursor},
+            }
+            response = self.client.post(self.endpoint, body, stream=self.name)
+            payload = response.payload
+            if not isinstance(payload, dict) or not isinstance(payload.get("results"), list):
+                raise HibobAPIError(
+                    f"HiBob answered {self.endpoint.shown} for stream '{self.name}' without a "
+                    "'results' list; its API may have changed. Deselect the stream and report "
+                    "this to the tap's maintainers."
+                )
+            pages.append((payload, response.headers))
+            cursor = next_cursor(payload)
+            if cursor is None:
+                return pages
+            if cursor in sent:
+                raise HibobAPIError(
+                    f"HiBob returned the same page cursor twice for {self.endpoint.shown} "
+                    f"(stream '{self.name}'); stopped instead of looping."
+                )
+            sent.add(cursor)
 
 
-class AddressHistoryStream(BulkTableStream):
-    """Address table (observed, undocumented bulk route; always the whole tenant)."""
-
-    name = "address_history"
-    table = "address"
-    category = "address"
-    selected_by_default = False
+# Which streams the tenant's tables become ------------------------------------------------
 
 
-STREAMS: list[type[Stream]] = [
-    WorkHistoryStream,
-    EmploymentHistoryStream,
-    LifecycleHistoryStream,
-    SalaryHistoryStream,
-    VariablePaymentsStream,
-    EquityGrantsStream,
-    AddressHistoryStream,
-]
+def table_streams(tap: TapHibob, metadata: Metadata) -> list[TableStream]:
+    """One stream per built-in table: every table in HiBob's metadata with a known or
+    assumed bulk route, the known tables HiBob does not list, and training."""
+    listed = {t.id: t for t in metadata.tables or []}
+    streams: list[TableStream] = []
+    for table_id, known in endpoints.TABLES.items():
+        table = listed.pop(table_id, None)
+        always = table_id in endpoints.UNLISTED_TABLES or not known.bulk
+        if table is None and metadata.tables is not None and not always:
+            continue  # HiBob's metadata says the tenant has no such table
+        columns = table.columns if table is not None else None
+        schema = table_schema(columns, base=load_schema(known.stream))
+        stream_class = BulkTableStream if known.bulk else PerEmployeeTableStream
+        stream = stream_class(tap, schema, known.stream_spec, section=known.section)
+        streams.append(stream)
+    for table in listed.values():  # tables HiBob added after this release
+        section = metadata.category_name(table.category) if table.category else table.name
+        spec = TableSpec(
+            table.id,
+            endpoints.table_stream_name(table.id),
+            endpoints.section_of(table.category, section),
+            selected_by_default=False,
+        )
+        streams.append(
+            BulkTableStream(
+                tap,
+                table_schema(table.columns),
+                spec.stream_spec,
+                section=spec.section,
+                description=table.name,
+            )
+        )
+    return streams
+
+
+def custom_table_streams(tap: TapHibob, metadata: Metadata) -> list[TableStream]:
+    """One stream per custom table, `custom_table_<id>`, selected by default."""
+    streams: list[TableStream] = []
+    for table in metadata.custom_tables:
+        category = metadata.category_name(table.category)
+        endpoint = Endpoint(
+            endpoints.CUSTOM_TABLE_ROWS.key,
+            endpoints.CUSTOM_TABLE_ROWS.method,
+            endpoints.CUSTOM_TABLE_ROWS.path,
+            endpoints.CUSTOM_TABLE_ROWS.limit,
+            endpoints.custom_table_permission(category),
+            f"custom table '{table.name}'",
+        )
+        spec = StreamSpec(
+            endpoints.custom_table_stream_name(table.id), endpoint, True, "ceil(rows / 200)"
+        )
+        streams.append(
+            BulkTableStream(
+                tap,
+                custom_table_schema(table.columns),
+                spec,
+                section=category,
+                path_values={"table": table.id},
+                description=table.name,
+            )
+        )
+    return streams
+
+
+def actual_payments_stream(tap: TapHibob, metadata: Metadata) -> ActualPaymentsStream:
+    """Columns from the fields metadata's `actualPayment.*` entries (people search cannot
+    read them)."""
+    fields = [HibobField.from_metadata(raw) for raw in metadata.raw_fields]
+    schema = fields_schema(
+        [f for f in fields if f is not None], load_schema("actual_payments"), ACTUAL_PAYMENT_PREFIX
+    )
+    spec = endpoints.STREAMS["actual_payments"]
+    return ActualPaymentsStream(tap, schema, spec, section="Payroll")

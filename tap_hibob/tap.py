@@ -1,89 +1,129 @@
-"""TapHibob: settings, stream registry and input checks."""
+"""TapHibob: settings, the streams HiBob's metadata describes, and one sync's run."""
 
 from __future__ import annotations
 
-import copy
-import io
-import json
-import logging
-import os
-import signal
-import sys
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from functools import cached_property
-from pathlib import Path
-from types import FrameType
 from typing import IO, Any
 
 import click
 from singer_sdk import Stream, Tap
 from singer_sdk.contrib.msgspec import MsgSpecWriter
-from singer_sdk.exceptions import ConfigValidationError
 
-from tap_hibob import company, people, settings, tables, timeoff
+from tap_hibob import company, endpoints, inputs, metadata, settings, tables, timeoff
 from tap_hibob.client import HibobClient
-from tap_hibob.errors import HibobCatalogError, HibobConfigError, HibobStateError
+from tap_hibob.errors import (
+    HibobCatalogError,
+    HibobConfigError,
+    HibobNoAccessError,
+    HibobPermissionError,
+    HibobStateError,
+)
+from tap_hibob.people import EmployeesStream, list_employee_ids
+from tap_hibob.readahead import ReadAhead
+from tap_hibob.run import RunReport
+from tap_hibob.sdk_overrides import NonZeroExitOnTermination, RunHooks, SecretSafeConfigErrors
+from tap_hibob.stream import HibobStream
+from tap_hibob.timeutil import from_epoch_millis
 
-STREAM_TYPES: list[type[Stream]] = [
-    *people.STREAMS,
-    *tables.STREAMS,
-    *timeoff.STREAMS,
-    *company.STREAMS,
-]
-ENV_PREFIX = "TAP_HIBOB_"
-# The SDK reads these as true; anything else it silently reads as false, which for
-# include_inactive would silently drop every former employee.
-_ENV_BOOLEANS = {"true", "false", "1", "0", "yes", "no", "on", "off", "t", "f", "y", "n"}
-# read_bookmark warns on clock skew when the stream runs; checking early must not repeat it.
-_QUIET = logging.getLogger("tap-hibob.state-check")
-_QUIET.disabled = True
+#: Streams that read no employee data: they can run even if HiBob lists no one.
+_NO_PEOPLE_NEEDED = ("employee_fields", "named_lists")
+_DYNAMIC_PREFIXES = (endpoints.CUSTOM_TABLE_PREFIX, endpoints.REPORT_PREFIX)
+
+NO_GROUP = (
+    "HiBob denied {endpoint} (403), the sync's first data request, so nothing was synced. "
+    "The service user is probably in no permission group yet (HiBob then denies "
+    "everything), or its group lacks '{permission}'. In HiBob, add a permission group for "
+    "service users with this service user as member, choose 'Select people by condition' "
+    "with the lifecycle statuses Hired, Employed and Terminated, add the permissions "
+    "`tap-hibob-doctor --permission-matrix` lists, save, and run the sync again "
+    "(tap-hibob-doctor checks them all at once)."
+)
+NO_EMPLOYEES = (
+    "HiBob lists no employees for this service user ({endpoint} answered an empty list), so "
+    "nothing was synced and no loader table is emptied. The permission group needs "
+    "'{permission}' and people in 'Whose data can members access?' ({scope})."
+)
 
 
-class TapHibob(Tap):
+class TapHibob(RunHooks, NonZeroExitOnTermination, SecretSafeConfigErrors, Tap):
     """Singer tap for HiBob (Bob)."""
 
     name = "tap-hibob"
     package_name = "tap-hibob"
     config_jsonschema = settings.CONFIG_SCHEMA
-    # Discovery reads HiBob's field metadata, so it needs valid settings too.
+    config_problems = staticmethod(settings.problems)
+    # Discovery reads HiBob's metadata, so it needs valid settings too.
     dynamic_catalog = True
-    # msgspec encodes Singer messages at about 2/3 of the default writer's CPU (README,
-    # Performance); the output is the same JSON lines.
+    # msgspec encodes Singer messages at about 2/3 of the default writer's CPU
+    # (docs/performance.md); the output is the same JSON lines.
     message_writer_class = MsgSpecWriter
 
     def __init__(self, **kwargs: Any) -> None:
         if kwargs.get("parse_env_config"):
             # The SDK would die with a traceback on TAP_HIBOB_PEOPLE_BATCH_SIZE=lots.
-            _check_env_config(type(self))
+            inputs.check_env_config(type(self))
+        self._ids_lock = threading.Lock()
+        self._employee_ids: list[str] | None = None
+        self._reader: ReadAhead | None = None
         super().__init__(**kwargs)
 
-    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
-        """SIGTERM/SIGINT: write the state, then exit non-zero.
+    # Shared by every stream ----------------------------------------------------------
 
-        The SDK exits 0 here, so a scheduler's timeout kill looked like a complete sync. The
-        stream that was interrupted sends no ACTIVATE_VERSION (HibobStream holds it), and the
-        state written is the last consistent one, so the next run resumes from it.
-        """
-        try:
-            self._state_writer.write_state(self.state)
-        finally:
-            name = signal.Signals(signum).name
-            self.logger.error(
-                "Stopped by %s before the sync finished; the next run resumes from the last "
-                "STATE written.",
-                name,
-            )
-            sys.exit(128 + signum)
+    @cached_property
+    def settings(self) -> settings.Settings:
+        """The validated config, typed, defaults applied (read once)."""
+        return settings.Settings.from_config(self.config)
 
     @cached_property
     def client(self) -> HibobClient:
         """The one HTTP client all streams share (pacing spans streams)."""
-        return HibobClient(self.config, self.logger)
+        return HibobClient(self.settings, self.logger)
+
+    @cached_property
+    def run(self) -> RunReport:
+        return RunReport()
+
+    @cached_property
+    def metadata(self) -> metadata.Metadata:
+        """HiBob's fields, tables and custom tables (read once, before any stream)."""
+        return metadata.read(self.client, self.logger)
+
+    @property
+    def run_start(self) -> datetime:
+        """When this run started: the newest moment a bookmark may reach."""
+        return from_epoch_millis(self.initialized_at)
+
+    def employee_ids(self) -> list[str]:
+        """Every employee the service user can see (include_inactive applies), read once per
+        run and shared by every stream that reads employees one by one or in batches."""
+        with self._ids_lock:
+            if self._employee_ids is None:
+                self._employee_ids = list_employee_ids(
+                    self.client, include_inactive=self.settings.include_inactive, stream="employees"
+                )
+            return self._employee_ids
+
+    # Streams --------------------------------------------------------------------------
 
     def discover_streams(self) -> list[Stream]:
-        """One instance of every stream the tap offers."""
-        streams = [stream_type(tap=self) for stream_type in STREAM_TYPES]
+        """The streams of this tenant, in sync order."""
+        tenant = self.metadata
+        streams: list[Stream] = [
+            EmployeesStream(self, tenant.fields),
+            company.EmployeeFieldsStream(self),
+            company.NamedListsStream(self),
+            *tables.table_streams(self, tenant),
+            *tables.custom_table_streams(self, tenant),
+            tables.actual_payments_stream(self, tenant),
+            timeoff.TimeOffRequestsStream(self),
+            timeoff.WhosOutStream(self),
+            timeoff.TimeOffPolicyTypesStream(self),
+            timeoff.TimeOffBalancesStream(self),
+            company.TasksStream(self),
+        ]
         self._check_catalog({stream.name for stream in streams})
         return streams
 
@@ -91,40 +131,86 @@ class TapHibob(Tap):
         if self.input_catalog is None:
             return
         unknown = sorted(set(self.input_catalog.keys()) - known)
-        if unknown:
+        gone = [name for name in unknown if name.startswith(_DYNAMIC_PREFIXES)]
+        for name in gone:
+            self.logger.warning(
+                "The catalog selects '%s', which HiBob no longer has (a custom table or "
+                "report deleted or renamed?); it is skipped. Run --discover to refresh the "
+                "catalog.",
+                name,
+            )
+        typos = [name for name in unknown if name not in gone]
+        if typos:
             raise HibobCatalogError(
-                f"The catalog names stream(s) tap-hibob does not have: {', '.join(unknown)}. "
+                f"The catalog names stream(s) tap-hibob does not have: {', '.join(typos)}. "
                 "Run --discover again and select from its streams."
             )
 
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+    def items_of(self, stream: HibobStream, context: Mapping[str, Any] | None) -> Iterable[Any]:
+        """A stream's records: from its read-ahead spool, or read right now."""
+        reader = self._reader
+        if reader is not None and stream.name in reader:
+            return reader.items(stream)
+        return stream.read_records(context)
+
+    # The run (sdk_overrides.RunHooks) -------------------------------------------------
+
+    def before_streams(self) -> None:
+        """Check that the service user sees anyone, then start reading ahead."""
+        selected = [s for s in self.streams.values() if isinstance(s, HibobStream) and s.selected]
+        if any(s.name not in _NO_PEOPLE_NEEDED for s in selected):
+            self._check_people_access()
+        if self.settings.read_ahead and len(selected) > 1:
+            self._reader = ReadAhead(selected, self.logger).start()
+
+    def streams_done(self) -> None:
+        self._stop_reading()
+
+    def after_streams(self) -> None:
+        """One summary of what was denied or failed (run.py); non-zero exit if any."""
+        self.run.finish(self.logger, on_missing_permission=self.settings.on_missing_permission)
+
+    def _check_people_access(self) -> None:
+        """The first data request lists employee ids (every people stream needs them):
+        a service user that sees no one stops here, after one request."""
+        search = endpoints.PEOPLE_SEARCH
         try:
-            errors = super()._validate_config(raise_errors=raise_errors)
-        except ConfigValidationError as exc:
-            errors = list(exc.errors)
-        errors = [_redact(error, self.config) for error in errors]
-        errors += settings.problems(self.config)
-        if errors and raise_errors:
-            raise ConfigValidationError(
-                "Config validation failed", errors=errors, schema=self.config_jsonschema
+            ids = self.employee_ids()
+        except HibobPermissionError:
+            raise HibobNoAccessError(
+                NO_GROUP.format(endpoint=search.shown, permission=search.permission)
+            ) from None
+        if not ids:
+            raise HibobNoAccessError(
+                NO_EMPLOYEES.format(
+                    endpoint=search.shown,
+                    permission=search.permission,
+                    scope=endpoints.ACCESS_SCOPE,
+                )
             )
-        return errors
+
+    def _stop_reading(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            self.client.stop()
+            reader.close()
+
+    def on_termination(self) -> None:
+        self._stop_reading()
+
+    # Input files ----------------------------------------------------------------------
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Accept only Singer state shaped as {"bookmarks": {stream: {...}}}.
 
-        Bookmarks are checked here, before the first stream runs, so an unusable one stops
-        the run before any record is written rather than halfway through.
+        Checked here too (not only for --state files) so in-process use gets the same
+        errors; an unusable bookmark stops the run before any record is written.
         """
-        problem = _state_problem(state)
+        problem = inputs.state_problem(state)
         if problem:
             raise HibobStateError(problem)
-        self._check_bookmarks(state.get("bookmarks", {}))
-        super().load_state(state)
-
-    def _check_bookmarks(self, bookmarks: Mapping[str, dict[str, Any]]) -> None:
-        known = {str(getattr(stream_type, "name", "")) for stream_type in STREAM_TYPES}
-        for name in sorted(set(bookmarks) - known):
+        bookmarks = state.get("bookmarks", {})
+        for name in sorted(set(bookmarks) - self._stream_names()):
             self.logger.warning(
                 "The state has a bookmark for '%s', which tap-hibob does not have (renamed or "
                 "retired); ignoring it.",
@@ -132,7 +218,13 @@ class TapHibob(Tap):
             )
         requests = bookmarks.get(timeoff.TimeOffRequestsStream.name)
         if requests and self._uses_bookmark(timeoff.TimeOffRequestsStream.name):
-            timeoff.read_bookmark(requests, datetime.now(UTC), _QUIET)
+            bookmark = timeoff.check_bookmark(requests)
+            if bookmark is not None:
+                timeoff.clamp_bookmark(bookmark, datetime.now(UTC), None)
+        super().load_state(state)
+
+    def _stream_names(self) -> set[str]:
+        return set(self.streams)
 
     def _uses_bookmark(self, name: str) -> bool:
         """Whether the catalog leaves the stream selected and incremental."""
@@ -144,7 +236,7 @@ class TapHibob(Tap):
         """Read --config files, with a clear error for a missing or malformed file."""
         for path in value:
             if path != "ENV":
-                _read_json_object(path, "config", HibobConfigError)
+                inputs.read_json_object(path, "config", HibobConfigError)
         return super().cb_config(ctx, param, value)
 
     @classmethod
@@ -162,169 +254,6 @@ class TapHibob(Tap):
             about=about,
             about_format=about_format,
             config=config,
-            state=_checked_state(state),
-            catalog=_checked_catalog(catalog),
+            state=inputs.checked_state(state),
+            catalog=inputs.checked_catalog(catalog),
         )
-
-
-# Input files -------------------------------------------------------------------------------
-
-_STATE_FIX = "Pass the last STATE value the tap emitted, or no --state for a full sync."
-_CATALOG_FIX = "Create it with tap-hibob --discover and select streams in that output."
-
-
-def _read_json_object(path: str, what: str, error: type[Exception]) -> dict[str, Any]:
-    file = Path(path)
-    if not file.is_file():
-        raise error(f"The {what} file {path} was not found.")
-    try:
-        value = json.loads(file.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise error(
-            f"The {what} file {path} is not valid JSON (line {exc.lineno}, column {exc.colno})."
-        ) from None
-    except UnicodeDecodeError:
-        raise error(f"The {what} file {path} is not UTF-8 text.") from None
-    if not isinstance(value, dict):
-        raise error(f"The {what} file {path} must hold a JSON object of settings.")
-    return value
-
-
-def _parse(handle: IO[str], what: str, error: type[Exception], fix: str) -> tuple[str, Any]:
-    text = handle.read()
-    try:
-        return text, json.loads(text)
-    except ValueError:
-        name = getattr(handle, "name", what)
-        raise error(f"The {what} file {name} is not valid JSON. {fix}") from None
-
-
-def _checked_state(handle: IO[str] | None) -> IO[str] | None:
-    if handle is None:
-        return None
-    text, value = _parse(handle, "state", HibobStateError, _STATE_FIX)
-    # Checked before the tap starts (and so before discovery's requests); the SDK itself
-    # would read [], "" or null as "no state" and silently start over.
-    problem = _state_problem(value)
-    if problem:
-        raise HibobStateError(problem)
-    return io.StringIO(text)
-
-
-def _state_problem(value: Any) -> str | None:
-    """Why a parsed state cannot be used, or None."""
-    if not isinstance(value, dict):
-        return (
-            f'The state file must hold a JSON object like {{"bookmarks": {{...}}}}, not '
-            f"{_json_type(value)}. {_STATE_FIX}"
-        )
-    bookmarks = value.get("bookmarks", {})
-    if not isinstance(bookmarks, dict) or not all(
-        isinstance(bookmark, dict) for bookmark in bookmarks.values()
-    ):
-        return f"The state's 'bookmarks' must map stream names to objects. {_STATE_FIX}"
-    return None
-
-
-def _checked_catalog(handle: IO[str] | None) -> IO[str] | None:
-    if handle is None:
-        return None
-    text, value = _parse(handle, "catalog", HibobCatalogError, _CATALOG_FIX)
-    streams = value.get("streams") if isinstance(value, dict) else None
-    if not isinstance(streams, list):
-        raise HibobCatalogError(
-            f"The catalog file must hold a JSON object with a 'streams' list, not "
-            f"{_json_type(value)}. {_CATALOG_FIX}"
-        )
-    for entry in streams:
-        _check_catalog_entry(entry)
-    return io.StringIO(text)
-
-
-def _check_catalog_entry(entry: Any) -> None:
-    stream_id = entry.get("tap_stream_id") if isinstance(entry, dict) else None
-    if not isinstance(stream_id, str):
-        raise HibobCatalogError(
-            f"The catalog has a stream entry without a 'tap_stream_id'. {_CATALOG_FIX}"
-        )
-    schema = entry.get("schema")
-    if not isinstance(schema, dict) or not isinstance(schema.get("properties"), dict):
-        raise HibobCatalogError(
-            f"The catalog's entry for stream '{stream_id:.80}' has no schema with "
-            f"properties. Run --discover again and select from its output."
-        )
-    if not isinstance(entry.get("metadata", []), list):
-        raise HibobCatalogError(
-            f"The catalog's 'metadata' of stream '{stream_id:.80}' must be a list. {_CATALOG_FIX}"
-        )
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    return {list: "an array", str: "a string", bool: "a boolean"}.get(type(value), "a number")
-
-
-# Config -------------------------------------------------------------------------------------
-
-
-def _secret_keys(schema: Mapping[str, Any]) -> list[str]:
-    return [
-        key
-        for key, prop in schema.get("properties", {}).items()
-        if prop.get("secret") or prop.get("writeOnly")
-    ]
-
-
-def _redact(error: str, config: Mapping[str, Any]) -> str:
-    """A schema error about a secret setting, without the secret's value."""
-    for key in _secret_keys(settings.CONFIG_SCHEMA):
-        if f"config['{key}']" in error:
-            return f"{key} must be a non-empty string (its value is not shown)"
-        value = config.get(key)
-        if value is not None and len(str(value)) >= 4:
-            error = error.replace(repr(value), "'***'").replace(str(value), "***")
-    return error
-
-
-def _types(prop: Mapping[str, Any]) -> set[str]:
-    kind = prop.get("type", [])
-    kinds = {kind} if isinstance(kind, str) else set(kind)
-    for option in prop.get("anyOf", []) + prop.get("oneOf", []):
-        kinds |= _types(option)
-    return kinds
-
-
-def _check_env_config(tap_class: type[Tap]) -> None:
-    """Refuse TAP_HIBOB_* values the SDK would crash on or silently misread."""
-    schema = copy.deepcopy(tap_class.config_jsonschema)
-    tap_class.append_builtin_config(schema)
-    for key, prop in schema.get("properties", {}).items():
-        name = ENV_PREFIX + key.upper().replace("-", "_")
-        raw = os.environ.get(name)
-        if raw is None:
-            continue
-        kinds = _types(prop)
-        if "integer" in kinds:
-            try:
-                int(raw)
-            except ValueError:
-                raise HibobConfigError(
-                    f"Environment variable {name} must be an integer (it sets {key})."
-                ) from None
-        elif "boolean" in kinds and raw.strip().lower() not in _ENV_BOOLEANS:
-            raise HibobConfigError(
-                f"Environment variable {name} must be true or false (it sets {key})."
-            )
-        elif kinds & {"object", "array"} and "string" not in _item_types(prop):
-            try:
-                json.loads(raw)
-            except ValueError:
-                raise HibobConfigError(
-                    f"Environment variable {name} must be JSON (it sets {key})."
-                ) from None
-
-
-def _item_types(prop: Mapping[str, Any]) -> set[str]:
-    items = prop.get("items")
-    return _types(items) if isinstance(items, dict) else set()

@@ -9,21 +9,29 @@ re-reads a small overlap before it (duplicates upsert on `requestId`, `changeTyp
 from __future__ import annotations
 
 import logging
-import time
+import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
-from urllib.parse import quote
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
-from singer_sdk import Stream
-
-from tap_hibob import people, settings
+from tap_hibob import endpoints, people
 from tap_hibob.client import HibobClient
 from tap_hibob.errors import HibobAPIError, HibobPermissionError, HibobStateError
-from tap_hibob.permissions import BASIC_INFO, for_stream
-from tap_hibob.settings import add_months
+from tap_hibob.progress import Progress
+from tap_hibob.readahead import Checkpoint
+from tap_hibob.sdk_overrides import OwnBookmark
 from tap_hibob.stream import HibobStream, load_schema
+from tap_hibob.timeutil import (
+    add_months,
+    from_epoch_millis,
+    parse_datetime,
+    rfc3339_millis,
+    to_millis,
+)
+
+if TYPE_CHECKING:
+    from tap_hibob.tap import TapHibob
 
 INCREMENTAL = "INCREMENTAL"
 FULL_TABLE = "FULL_TABLE"
@@ -34,20 +42,10 @@ MAX_WINDOW_MONTHS = 6
 BOOKMARK_KEY = "changesReadUntil"
 #: A bookmark at most this far ahead of the run is clock skew: read from now instead.
 FUTURE_TOLERANCE = timedelta(days=1)
-PROGRESS_EVERY_SECONDS = 60.0
-
-
-# Time helpers ----------------------------------------------------------------------------
-
-
-def rfc3339(moment: datetime) -> str:
-    """UTC with milliseconds and Z, the form HiBob's docs use for since/to."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def to_millis(moment: datetime) -> datetime:
-    """Rounded down to whole milliseconds, HiBob's precision, so windows are what is sent."""
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+#: With include_pending on, this many changes and not one Pending suggests HiBob leaves
+#: pending changes out silently (the pending permission is missing).
+PENDING_HINT_MIN_CHANGES = 20
+CHANGE_TYPES = ("Created", "Pending", "Canceled", "Deleted")
 
 
 def windows(start: datetime, end: datetime) -> Iterator[tuple[datetime, datetime]]:
@@ -62,25 +60,11 @@ def windows(start: datetime, end: datetime) -> Iterator[tuple[datetime, datetime
         since = to
 
 
-def utc_timestamp(value: Any) -> Any:
-    """HiBob's zone-less timestamps (UTC) as RFC 3339 with Z; anything else unchanged."""
-    if not isinstance(value, str) or "T" not in value:
-        return value
-    parsed = settings.parse_datetime(value)
-    if parsed is None:
-        return value
-    return parsed.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def read_bookmark(
-    stream_state: Mapping[str, Any], run_start: datetime, logger: logging.Logger
-) -> datetime | None:
+def check_bookmark(stream_state: Mapping[str, Any]) -> datetime | None:
     """The bookmark of `time_off_requests`, or None on a first sync.
 
     Raises HibobStateError for a value the tap did not write (foreign key, partitions, not a
-    date-time, far in the future). A bookmark up to a day ahead of the run is clock skew:
-    it is clamped to the run start with a warning, which loses nothing (nothing after the
-    run start has been read or exists yet).
+    date-time).
     """
     fix = (
         "Pass the last STATE value tap-hibob emitted, or remove the 'time_off_requests' "
@@ -99,25 +83,37 @@ def read_bookmark(
             f"The state's bookmark for time_off_requests uses replication_key {key!r:.60}, "
             f"not {BOOKMARK_KEY!r}: it belongs to another tap or version. {fix}"
         )
-    parsed = settings.parse_datetime(value) if isinstance(value, str) else None
+    parsed = parse_datetime(value) if isinstance(value, str) else None
     if parsed is None:
         raise HibobStateError(
             f"The state's bookmark for time_off_requests ({value!r:.60}) is not an ISO 8601 "
             f"date-time. {fix}"
         )
-    if parsed > run_start + FUTURE_TOLERANCE:
+    return parsed
+
+
+def clamp_bookmark(
+    bookmark: datetime, run_start: datetime, logger: logging.Logger | None
+) -> datetime:
+    """A bookmark up to a day ahead of the run is clock skew: read from the run start (which
+    loses nothing: nothing after it has been read or exists yet). Further ahead: refused."""
+    if bookmark > run_start + FUTURE_TOLERANCE:
         raise HibobStateError(
-            f"The state's bookmark for time_off_requests ({value}) is in the future. {fix}"
+            f"The state's bookmark for time_off_requests ({rfc3339_millis(bookmark)}) is in "
+            "the future. Pass the last STATE value tap-hibob emitted, or remove the "
+            "'time_off_requests' bookmark to read again from start_date."
         )
-    if parsed > run_start:
+    if bookmark > run_start:
+        if logger is None:  # checked before the run: the stream warns when it runs
+            return run_start
         logger.warning(
             "The time_off_requests bookmark %s is ahead of this run's start %s (clock skew?); "
             "reading from the run start instead.",
-            value,
-            rfc3339(run_start),
+            rfc3339_millis(bookmark),
+            rfc3339_millis(run_start),
         )
         return run_start
-    return parsed
+    return bookmark
 
 
 def _items(payload: Any, key: str, where: str) -> list[dict[str, Any]]:
@@ -129,41 +125,11 @@ def _items(payload: Any, key: str, where: str) -> list[dict[str, Any]]:
     raise HibobAPIError(f"HiBob answered {where} without a '{key}' list; nothing was read")
 
 
-def _flag(value: Any) -> str:
+def _flag(value: bool) -> str:
     return "true" if value else "false"
 
 
-class _AppendOnlyStream(HibobStream):
-    """INCREMENTAL in the catalog although no record field is a replication key.
-
-    So loaders never receive ACTIVATE_VERSION for it: its rows (old change snapshots, past
-    daily balances) must never be deleted downstream. The SDK would raise on records of an
-    INCREMENTAL stream without a replication key, so the SDK's per-record bookkeeping is
-    switched off and the stream keeps its own bookmark, if any.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # The SDK sets this to None in __init__, so a class attribute would be overwritten.
-        self.forced_replication_method = INCREMENTAL
-
-    @property
-    def partitions(self) -> list[dict] | None:
-        """Never partitioned (the SDK would otherwise replay partitions found in state)."""
-        return None
-
-    def _increment_stream_state(self, latest_record: Any, *, context: Any = None) -> None:
-        """No per-record bookmark: records carry no change time."""
-
-    def _run_start(self) -> datetime:
-        """When this tap run started: the newest moment a bookmark may reach."""
-        return datetime.fromtimestamp(self._initialized_at / 1000, UTC)
-
-
-# Streams ---------------------------------------------------------------------------------
-
-
-class TimeOffRequestsStream(_AppendOnlyStream):
+class TimeOffRequestsStream(OwnBookmark, HibobStream):
     """Changes to time-off requests (`GET /v1/timeoff/requests/changes`), incrementally.
 
     One row per (request, change type): a snapshot of the request when it was created,
@@ -173,21 +139,32 @@ class TimeOffRequestsStream(_AppendOnlyStream):
 
     name = "time_off_requests"
     primary_keys = ("requestId", "changeType")
-    endpoint = "timeoff_changes"
-    schema = load_schema("time_off_requests")
 
-    def get_records(self, context: Mapping[str, Any] | None) -> Iterable[dict[str, Any]]:
-        """Walk 6-month windows from the start point to the run start, saving each window."""
-        run_start = self._run_start()
+    def __init__(self, tap: TapHibob) -> None:
+        super().__init__(tap, schema=load_schema(self.name))
+        # INCREMENTAL although no record field is a replication key: its rows (change
+        # snapshots) must never be deleted downstream. The SDK sets this in __init__.
+        self.forced_replication_method = INCREMENTAL
+
+    @property
+    def partitions(self) -> list[dict] | None:
+        """Never partitioned (the SDK would otherwise replay partitions found in state)."""
+        return None
+
+    def read_records(self, context: Mapping[str, Any] | None) -> Iterator[Any]:
+        """Walk 6-month windows from the start point to the run start; a Checkpoint after
+        each window saves the bookmark once its records are written."""
+        run_start = self.hibob.run_start
         start = to_millis(self._start_point(run_start))
         spans = list(windows(start, run_start))
         self.logger.info(
             "time_off_requests: reading changes from %s to %s in %d window(s) of at most %d months",
-            rfc3339(start),
-            rfc3339(run_start),
+            rfc3339_millis(start),
+            rfc3339_millis(run_start),
             len(spans),
             MAX_WINDOW_MONTHS,
         )
+        kinds: Counter[str] = Counter()
         previous: set[tuple[Any, Any]] = set()
         for number, (since, to) in enumerate(spans, 1):
             current: set[tuple[Any, Any]] = set()
@@ -199,57 +176,67 @@ class TimeOffRequestsStream(_AppendOnlyStream):
                 if key in previous or key in current:
                     continue
                 current.add(key)
+                kinds[str(change.get("changeType"))] += 1
                 yield self._normalise(change)
             self.logger.info(
                 "time_off_requests: window %d/%d (%s to %s): %d change(s)",
                 number,
                 len(spans),
-                rfc3339(since),
-                rfc3339(to),
+                rfc3339_millis(since),
+                rfc3339_millis(to),
                 len(changes),
             )
             previous = current
-            self._save_bookmark(to)
+            yield Checkpoint(rfc3339_millis(to))
+        self._hint_pending(kinds)
 
     def _start_point(self, run_start: datetime) -> datetime:
-        overlap = timedelta(minutes=int(self.config.get("time_off_overlap_minutes", 60)))
-        bookmark = None
         if self.replication_method == FULL_TABLE:
             self.logger.info("time_off_requests is FULL_TABLE in the catalog: ignoring state")
+            bookmark = None
         else:
-            bookmark = read_bookmark(self.stream_state, run_start, self.logger)
+            bookmark = check_bookmark(self.stream_state)
         if bookmark is None:
-            return settings.start_date(self.config, run_start)
-        return bookmark - overlap
+            return self.settings.start_date or add_months(run_start, -MAX_WINDOW_MONTHS)
+        overlap = timedelta(minutes=self.settings.time_off_overlap_minutes)
+        return clamp_bookmark(bookmark, run_start, self.logger) - overlap
 
     def _read_window(self, since: datetime, to: datetime) -> list[dict[str, Any]]:
         # `to` is always sent: without it HiBob refuses a `since` older than 6 months.
-        params = {"since": rfc3339(since), "to": rfc3339(to)}
-        if self.config.get("include_pending"):
+        params = {"since": rfc3339_millis(since), "to": rfc3339_millis(to)}
+        if self.settings.include_pending:
             params["includePending"] = "true"
-        path = "/timeoff/requests/changes"
-        payload = self.client.get(
-            path, endpoint=self.endpoint, stream=self.name, params=params
-        ).payload
-        return _items(payload, "changes", f"GET /v1{path}")
+        endpoint = endpoints.TIME_OFF_CHANGES
+        payload = self.client.get(endpoint, stream=self.name, params=params).payload
+        return _items(payload, "changes", endpoint.shown)
 
     @staticmethod
     def _normalise(change: dict[str, Any]) -> dict[str, Any]:
         record = dict(change)
         if record.get("employeeId") is not None:
             record["employeeId"] = str(record["employeeId"])
-        if "createdOn" in record:
-            record["createdOn"] = utc_timestamp(record["createdOn"])
         return record
 
-    def _save_bookmark(self, to: datetime) -> None:
-        """Record a fully read window and emit STATE now, so a killed run resumes here."""
+    def _hint_pending(self, kinds: Counter[str]) -> None:
+        if not self.settings.include_pending or kinds["Pending"]:
+            return
+        if sum(kinds.values()) >= PENDING_HINT_MIN_CHANGES:
+            self.logger.warning(
+                "time_off_requests: HiBob returned %d changes but no Pending one although "
+                "include_pending is on. If any of your policies need approval, the service "
+                "user probably lacks '%s' (HiBob then leaves pending changes out silently).",
+                sum(kinds.values()),
+                endpoints.PENDING,
+            )
+
+    def checkpoint(self, value: Any) -> None:
+        """A window is fully written: save its end as the bookmark and emit STATE now, so a
+        killed run resumes here."""
         state = self.stream_state
         state["replication_key"] = BOOKMARK_KEY
-        state["replication_key_value"] = rfc3339(to)
-        # Drops the SDK's bookkeeping markers and marks the state as not yet written.
-        self.state_manager.finalize_state(state)
-        self._write_state_message()
+        state["replication_key_value"] = value
+        self.state_manager.finalize_state(state)  # drops the SDK's progress markers
+        self.hibob.state_writer.write_state(self.tap_state)
 
 
 class WhosOutStream(HibobStream):
@@ -258,27 +245,26 @@ class WhosOutStream(HibobStream):
 
     name = "whos_out"
     primary_keys = ("requestId",)
-    endpoint = "whosout"
-    schema = load_schema("whos_out")
 
-    def get_records(self, context: Mapping[str, Any] | None) -> Iterable[dict[str, Any]]:
+    def __init__(self, tap: TapHibob) -> None:
+        super().__init__(tap, schema=load_schema(self.name))
+
+    def read_records(self, context: Mapping[str, Any] | None) -> Iterator[dict[str, Any]]:
         """One request over today - whos_out_days_back ... today + whos_out_days_ahead."""
-        today = datetime.fromtimestamp(self._initialized_at / 1000, UTC).date()
-        back = int(self.config.get("whos_out_days_back", 30))
-        ahead = int(self.config.get("whos_out_days_ahead", 90))
+        today = self.hibob.run_start.date()
+        settings = self.settings
         params = {
-            "from": (today - timedelta(days=back)).isoformat(),
-            "to": (today + timedelta(days=ahead)).isoformat(),
-            "includeHourly": "true",
-            # Private-policy leave is returned only with this flag *and* the permission.
-            "includePrivate": "true",
-            "includePending": _flag(self.config.get("include_pending")),
+            "from": (today - timedelta(days=settings.whos_out_days_back)).isoformat(),
+            "to": (today + timedelta(days=settings.whos_out_days_ahead)).isoformat(),
+            "includeHourly": _flag(settings.whos_out_include_hourly),
+            # Private-policy leave comes only with this flag *and* the permission; its policy
+            # names may be sensitive, so it is opt-in.
+            "includePrivate": _flag(settings.whos_out_include_private),
+            "includePending": _flag(settings.include_pending),
         }
-        path = "/timeoff/whosout"
-        payload = self.client.get(
-            path, endpoint=self.endpoint, stream=self.name, params=params
-        ).payload
-        for out in _items(payload, "outs", f"GET /v1{path}"):
+        endpoint = endpoints.WHOS_OUT_ENDPOINT
+        payload = self.client.get(endpoint, stream=self.name, params=params).payload
+        for out in _items(payload, "outs", endpoint.shown):
             record = dict(out)
             if record.get("employeeId") is not None:
                 record["employeeId"] = str(record["employeeId"])
@@ -287,11 +273,11 @@ class WhosOutStream(HibobStream):
 
 def policy_type_names(client: HibobClient, stream: str) -> list[str]:
     """Names of the company's time-off policy types (`GET /v1/timeoff/policy-types`)."""
-    path = "/timeoff/policy-types"
-    payload = client.get(path, endpoint="timeoff_policies", stream=stream).payload
+    endpoint = endpoints.POLICY_TYPES
+    payload = client.get(endpoint, stream=stream).payload
     names = payload.get("policyTypes") if isinstance(payload, dict) else payload
     if not isinstance(names, list):
-        raise HibobAPIError(f"HiBob answered GET /v1{path} without a 'policyTypes' list")
+        raise HibobAPIError(f"HiBob answered {endpoint.shown} without a 'policyTypes' list")
     return [str(name) for name in names]
 
 
@@ -303,17 +289,19 @@ class TimeOffPolicyTypesStream(HibobStream):
 
     name = "time_off_policy_types"
     primary_keys = ("name",)
-    endpoint = "timeoff_policies"
     selected_by_default = False
-    schema = load_schema("time_off_policy_types")
 
-    def get_records(self, context: Mapping[str, Any] | None) -> Iterable[dict[str, Any]]:
+    def __init__(self, tap: TapHibob) -> None:
+        super().__init__(tap, schema=load_schema(self.name))
+
+    def read_records(self, context: Mapping[str, Any] | None) -> Iterator[dict[str, Any]]:
         """1 request for the names, then 1 per policy type for its details."""
         gone = []
         for name in policy_type_names(self.client, self.name):
-            path = f"/timeoff/policy-types/{quote(name, safe='')}"
             try:
-                details = self.client.get(path, endpoint=self.endpoint, stream=self.name).payload
+                details = self.client.get(
+                    endpoints.POLICY_TYPE, stream=self.name, path={"name": name}
+                ).payload
             except HibobAPIError as exc:
                 if exc.status != 404:
                     raise
@@ -328,67 +316,37 @@ class TimeOffPolicyTypesStream(HibobStream):
             )
 
 
-class _Progress:
-    """Logs done/total with an ETA at most every PROGRESS_EVERY_SECONDS (and at the end)."""
-
-    def __init__(self, logger: logging.Logger, total: int, clock: Callable[[], float]) -> None:
-        self.logger = logger
-        self.total = total
-        self.clock = clock
-        self.done = 0
-        self.started = clock()
-        self.last_log = self.started
-
-    def step(self) -> None:
-        self.done += 1
-        now = self.clock()
-        if now - self.last_log >= PROGRESS_EVERY_SECONDS or self.done == self.total:
-            self.last_log = now
-            elapsed = now - self.started
-            remaining = elapsed / self.done * (self.total - self.done)
-            self.logger.info(
-                "time_off_balances: %d of %d requests done (%.0f%%), about %s left",
-                self.done,
-                self.total,
-                100.0 * self.done / max(1, self.total),
-                _duration(remaining),
-            )
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 90 * 60:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
-class TimeOffBalancesStream(_AppendOnlyStream):
+class TimeOffBalancesStream(HibobStream):
     """Each active employee's balance per policy type at the run date
     (`GET /v1/timeoff/employees/{id}/balance`): a daily snapshot that accumulates.
 
-    N employees x P policy types requests at HiBob's 50 per minute: opt-in.
+    Active N employees x P policy types requests at HiBob's 50 per minute (HiBob documents
+    no way to ask which policy types an employee has): opt-in, and read alongside every
+    other stream under its own budget. Rows of earlier days are never deleted downstream.
     """
 
     name = "time_off_balances"
     primary_keys = ("employeeId", "policyType", "date")
-    endpoint = "timeoff_balance"
     selected_by_default = False
-    schema = load_schema("time_off_balances")
+    keeps_history = True
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        #: Clock of the progress log (tests swap it together with the client's clock).
-        self.clock: Callable[[], float] = time.monotonic
+    def __init__(self, tap: TapHibob) -> None:
+        super().__init__(tap, schema=load_schema(self.name))
+        self._lock = threading.Lock()
 
-    def get_records(self, context: Mapping[str, Any] | None) -> Iterable[dict[str, Any]]:
+    def read_records(self, context: Mapping[str, Any] | None) -> Iterator[dict[str, Any]]:
         """One balance request per active employee and policy type, paced by the client."""
-        day = self._run_start().date()
+        day = self.hibob.run_start.date()
         policy_types = self._policy_types()
         employee_ids = self._active_employee_ids()
         total = len(employee_ids) * len(policy_types)
-        self._log_plan(len(employee_ids), policy_types, total)
-        progress = _Progress(self.logger, total, self.clock)
+        plan = (
+            f"{len(employee_ids)} active employees x {len(policy_types)} policy types "
+            f"({', '.join(policy_types)})"
+        )
+        progress = Progress(
+            self.logger, self.name, total, self.client, endpoints.BALANCE, plan=plan
+        )
         missing: list[tuple[str, str]] = []
         for employee_id in employee_ids:
             for policy_type in policy_types:
@@ -404,55 +362,37 @@ class TimeOffBalancesStream(_AppendOnlyStream):
         try:
             return people.list_employee_ids(self.client, include_inactive=False, stream=self.name)
         except HibobPermissionError as exc:
-            # The client named the balances permission; the search needs Basic info.
+            # The client named the balances stream; the search needs Basic info.
             raise HibobPermissionError(
-                "HiBob denied POST /v1/people/search (403), which time_off_balances uses to "
-                f"list active employees. Add this permission: {BASIC_INFO}",
+                f"HiBob denied {endpoints.PEOPLE_SEARCH.shown} (403), which time_off_balances "
+                f"uses to list active employees. Add this permission: {endpoints.BASIC_INFO}",
                 stream=self.name,
                 endpoint=exc.endpoint,
-                permission=BASIC_INFO,
+                permission=endpoints.BASIC_INFO,
             ) from None
 
     def _policy_types(self) -> list[str]:
-        configured = self.config.get("balance_policy_types")
+        configured = self.settings.balance_policy_types
         if configured:
-            return [str(name) for name in configured]
+            return list(configured)
         try:
-            return policy_type_names(self.client, "time_off_policy_types")
+            return policy_type_names(self.client, self.name)
         except HibobPermissionError as exc:
-            setting = for_stream("time_off_policy_types").permission
             raise HibobPermissionError(
-                "HiBob denied GET /v1/timeoff/policy-types (403), which time_off_balances "
+                f"HiBob denied {endpoints.POLICY_TYPES.shown} (403), which time_off_balances "
                 "uses to list policy types. Either set balance_policy_types to the policy "
-                f'type names (e.g. ["Holiday", "Sick"]) or add this permission, which is '
-                f"not in the usual integration permission list: {setting}",
+                f'type names (e.g. ["Holiday", "Sick"]) or add this permission, which is not '
+                f"in the usual integration permission list: {endpoints.TIME_OFF_SETTINGS}",
                 stream=self.name,
                 endpoint=exc.endpoint,
-                permission=setting,
+                permission=endpoints.TIME_OFF_SETTINGS,
             ) from None
 
-    def _log_plan(self, employees: int, policy_types: list[str], total: int) -> None:
-        limit = self.client.pacer(self.endpoint).limit
-        window = self.client.window
-        seconds = max(0, total - 1) // limit * window
-        self.logger.info(
-            "time_off_balances: %d active employees x %d policy types (%s) = %d requests; "
-            "HiBob allows %d per %.0f s, so this takes about %s",
-            employees,
-            len(policy_types),
-            ", ".join(policy_types),
-            total,
-            limit,
-            window,
-            _duration(seconds),
-        )
-
     def _balance(self, employee_id: str, policy_type: str, day: date) -> dict[str, Any] | None:
-        path = f"/timeoff/employees/{quote(employee_id, safe='')}/balance"
         params = {"policyType": policy_type, "date": day.isoformat()}
         try:
             payload = self.client.get(
-                path, endpoint=self.endpoint, stream=self.name, params=params
+                endpoints.BALANCE, stream=self.name, params=params, path={"employee": employee_id}
             ).payload
         except HibobAPIError as exc:
             if exc.status == 404:
@@ -476,16 +416,13 @@ class TimeOffBalancesStream(_AppendOnlyStream):
         if rest:
             self.logger.warning(
                 "time_off_balances: skipped %d balance(s) of %d employee(s) HiBob answered "
-                "404 for (removed or out of the service user's reach since the employee list "
-                "was read).",
+                "404 for (no policy of that type, removed, or out of the service user's "
+                "reach since the employee list was read).",
                 len(rest),
                 len({e for e, _ in rest}),
             )
 
 
-STREAMS: list[type[Stream]] = [
-    TimeOffRequestsStream,
-    WhosOutStream,
-    TimeOffPolicyTypesStream,
-    TimeOffBalancesStream,
-]
+def run_start_of(initialized_at_millis: int) -> datetime:
+    """When a tap run started: the newest moment a bookmark may reach."""
+    return from_epoch_millis(initialized_at_millis)

@@ -3,8 +3,8 @@
 HiBob admins set up the service user by hand (a permission group, its lifecycle statuses and a
 dozen "View selected employees' ..." boxes). A missing box shows up as a bare 403 or, worse, as
 a 200 that silently leaves data out. The doctor asks HiBob the cheapest question per stream and
-names the exact permission to add, in the words of `tap_hibob.permissions` (the same module the
-tap's own errors use).
+names the exact permission to add, in the words of the tap's registry (`tap_hibob.endpoints`,
+which the tap's own errors use).
 
 Budget, because HiBob's firewall blocks a credential after 50 denied answers in 10 seconds:
 well under 20 requests for a full check, at most one 401 (the first request needs no
@@ -20,33 +20,24 @@ import sys
 from collections.abc import Sequence
 
 from tap_hibob.doctor.checks import Doctor
-from tap_hibob.doctor.config import UsageError, load_config, load_selection
+from tap_hibob.doctor.config import UsageError, load_catalog, load_config
 from tap_hibob.doctor.findings import (
     choose_sample,
     current_rows_only,
     hidden_categories,
     table_rows,
 )
-from tap_hibob.doctor.model import (
-    DOCTOR_MAX_RETRIES,
-    MAX_DENIED,
-    OPT_IN_STREAMS,
-    Person,
-    Status,
-    default_selected,
-)
+from tap_hibob.doctor.model import DOCTOR_MAX_RETRIES, MAX_DENIED, Person, Status
 from tap_hibob.doctor.report import permission_matrix_markdown, render_text
 
 __all__ = [
     "DOCTOR_MAX_RETRIES",
     "MAX_DENIED",
-    "OPT_IN_STREAMS",
     "Doctor",
     "Person",
     "Status",
     "choose_sample",
     "current_rows_only",
-    "default_selected",
     "hidden_categories",
     "main",
     "permission_matrix_markdown",
@@ -98,11 +89,11 @@ def run(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         config = load_config(args.config)
-        selection = load_selection(args.catalog)
+        catalog = load_catalog(args.catalog)
+        report = Doctor(config, catalog).run()
     except UsageError as exc:
         sys.stderr.write(f"tap-hibob-doctor: {exc}\n")
         return 2
-    report = Doctor(config, selection).run()
     if args.format == "json":
         sys.stdout.write(json.dumps(report.to_json(), indent=2) + "\n")
     else:

@@ -1,4 +1,10 @@
-"""The check itself: the cheapest HiBob request per stream, within the 401/403 budget."""
+"""The check itself: the cheapest HiBob request per stream, within the 401/403 budget.
+
+The doctor discovers the tenant exactly as the tap does (a TapHibob with the same config and
+catalog: the same streams, the same selection, the same endpoints from the registry) and then
+asks each stream's endpoint one small question. Streams that need the same permission share
+one probe.
+"""
 
 from __future__ import annotations
 
@@ -8,23 +14,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
-from singer_sdk.exceptions import RetriableAPIError
+from singer_sdk.exceptions import ConfigValidationError, RetriableAPIError
 
-from tap_hibob import people, permissions, settings
+from tap_hibob import endpoints
 from tap_hibob.client import HibobClient
-from tap_hibob.doctor.config import doctor_config
+from tap_hibob.doctor.config import UsageError, doctor_config
 from tap_hibob.doctor.findings import (
-    bulk_path,
     choose_sample,
     current_rows_only,
-    field_value,
     hidden_categories,
-    iso,
-    table_groups,
     table_rows,
 )
 from tap_hibob.doctor.model import (
-    ACCESS_SCOPE,
     BUDGET_SPENT,
     LOGGER,
     MAX_DENIED,
@@ -38,43 +39,44 @@ from tap_hibob.doctor.model import (
     FatalFindingError,
     Person,
     Report,
-    Selection,
     Status,
     StreamCheck,
 )
+from tap_hibob.endpoints import ACCESS_SCOPE, Endpoint
 from tap_hibob.errors import (
     HibobAPIError,
     HibobAuthError,
     HibobPermissionError,
     HibobWrongPathError,
 )
-from tap_hibob.field_types import HibobField, parse_fields
-from tap_hibob.permissions import STREAM_ACCESS
+from tap_hibob.field_types import HibobField
+from tap_hibob.people import EmployeesStream, field_value
+from tap_hibob.settings import PRODUCTION_URL, SANDBOX_URL, Settings
+from tap_hibob.stream import HibobStream
+from tap_hibob.tables import ActualPaymentsStream, BulkTableStream, PerEmployeeTableStream
+from tap_hibob.tap import TapHibob
+from tap_hibob.timeoff import PENDING_HINT_MIN_CHANGES
+from tap_hibob.timeutil import rfc3339_millis
 
-# The check ---------------------------------------------------------------------------------
+Probe = tuple[list[str], Callable[[], None]]
 
 
 class Doctor:
-    """Runs every check with one HibobClient and collects a Report."""
+    """Runs every check with the tap's own client and streams, and collects a Report."""
 
     def __init__(
         self,
         config: Mapping[str, Any],
-        selection: Selection | None = None,
+        catalog: Mapping[str, Any] | None = None,
         *,
-        client: HibobClient | None = None,
         now: datetime | None = None,
     ) -> None:
-        self.config = config
-        self.selection = selection or Selection.default()
-        self.client = client or HibobClient(doctor_config(config), LOGGER)
+        self.config = doctor_config(config)
+        self.catalog = dict(catalog) if catalog is not None else None
         self.now = now or datetime.now(UTC)
-        self.include_inactive = bool(config.get("include_inactive", True))
-        self.checks = {
-            name: StreamCheck(name, self.selection.streams.get(name, False))
-            for name in STREAM_ACCESS
-        }
-        self.fields: list[HibobField] = []
+        self.checks: dict[str, StreamCheck] = {}
+        self.streams: dict[str, HibobStream] = {}
+        self.client: HibobClient | None = None
         self.people: list[Person] | None = None  # None: HiBob would not list employees
         self.sample: list[Person] = []
         self._memo: dict[str, Answer] = {}
@@ -84,55 +86,101 @@ class Doctor:
     def run(self) -> Report:
         problem = ""
         try:
-            self._check_fields_metadata()
+            tap = self._discover()
+            self.streams = {name: s for name, s in tap.streams.items()}  # type: ignore[misc]
+            self.include_inactive = tap.settings.include_inactive
+            self.settings = tap.settings
+            self.checks = {
+                name: StreamCheck(name, stream.selected) for name, stream in self.streams.items()
+            }
+            self.checks["employee_fields"].set(Status.OK, via=endpoints.FIELDS.shown)
             people = self._check_people()
             lists = self._check_named_lists()
             if people.denied and lists.denied:
                 problem = NO_GROUP
             else:
-                for streams, probe in self._ordered_probes():
+                for names, probe in self._ordered_probes():
                     if self.denied >= MAX_DENIED:
-                        for name in streams:
+                        for name in names:
                             self.checks[name].set(Status.NOT_CHECKED, note=BUDGET_SPENT)
                         continue
                     probe()
         except FatalFindingError as stop:
             problem = str(stop)
         return Report(
-            api_url=settings.api_base(self.config),
+            api_url=self._api_url(),
             service_user_id=str(self.config.get("service_user_id", "")),
             checks=list(self.checks.values()),
             problem=problem,
-            requests=self.client.total_requests,
+            requests=self.client.total_requests if self.client else 0,
             denied=self.denied,
         )
 
     @property
     def denied(self) -> int:
+        if self.client is None:
+            return 0
         return self.client.statuses[401] + self.client.statuses[403]
+
+    def _api_url(self) -> str:
+        url = self.config.get("api_url")
+        if url:
+            return str(url).rstrip("/")
+        return SANDBOX_URL if self.config.get("sandbox") else PRODUCTION_URL
+
+    # Discovery ------------------------------------------------------------------------
+
+    def _discover(self) -> TapHibob:
+        """The tap's own discovery: fields, tables and custom tables metadata (no permission
+        needed, so a 401 here means the credentials, after exactly one request)."""
+        try:
+            settings = Settings.from_config(self.config)
+        except (KeyError, TypeError, ValueError):
+            settings = None  # the tap's validation below names the problem
+        if settings is not None:
+            self.client = HibobClient(settings, LOGGER)
+        try:
+            return _DoctorTap(
+                client=self.client,
+                config=self.config,
+                catalog=self.catalog,
+                parse_env_config=False,
+                validate_config=True,
+            )
+        except ConfigValidationError as exc:
+            raise UsageError("Config is invalid: " + "; ".join(exc.errors)) from None
+        except (HibobAuthError, HibobWrongPathError) as exc:
+            raise FatalFindingError(str(exc)) from None
+        except (HibobAPIError, RetriableAPIError) as exc:
+            raise FatalFindingError(f"HiBob's field metadata could not be read: {exc}") from None
+        except requests.exceptions.RequestException as exc:
+            raise FatalFindingError(
+                f"Could not talk to HiBob at {self._api_url()}: {type(exc).__name__}; check "
+                "api_url and the network"
+            ) from None
 
     # Requests -------------------------------------------------------------------------
 
     def _ask(
         self,
-        method: str,
-        path: str,
+        endpoint: Endpoint,
         *,
-        endpoint: str,
         stream: str,
         params: Mapping[str, Any] | None = None,
         body: Mapping[str, Any] | None = None,
         shown: str = "",
+        path: Mapping[str, object] | None = None,
     ) -> Answer:
-        """One probe. `shown` names the request in messages when its path holds an id."""
+        """One probe. `shown` names the request in messages (paths with ids never shown)."""
+        assert self.client is not None
         if self.denied >= MAX_DENIED:
             return Answer(skipped=True)
-        shown = shown or f"{method} /v1{path}"
+        shown = shown or endpoint.shown
         try:
-            if method == "POST":
-                response = self.client.post(path, body or {}, endpoint=endpoint, stream=stream)
+            if endpoint.method == "POST":
+                response = self.client.post(endpoint, body or {}, stream=stream, path=path)
             else:
-                response = self.client.get(path, endpoint=endpoint, stream=stream, params=params)
+                response = self.client.get(endpoint, stream=stream, params=params, path=path)
         except HibobAuthError as exc:
             raise FatalFindingError(str(exc)) from None
         except HibobPermissionError:
@@ -145,8 +193,8 @@ class Doctor:
             return Answer(error=f"HiBob kept failing on {shown} (gave up after retries)")
         except requests.exceptions.RequestException as exc:
             raise FatalFindingError(
-                f"Could not talk to HiBob at {settings.api_base(self.config)}: "
-                f"{type(exc).__name__}; check api_url and the network"
+                f"Could not talk to HiBob at {self._api_url()}: {type(exc).__name__}; check "
+                "api_url and the network"
             ) from None
         return Answer(response.payload, response.headers)
 
@@ -156,15 +204,20 @@ class Doctor:
             self._memo[key] = ask()
         return self._memo[key]
 
+    def _permission(self, name: str) -> tuple[str, str]:
+        stream = self.streams[name]
+        spec = stream.spec
+        if spec is None:
+            return "", ""
+        return spec.endpoint.permission, spec.endpoint.note
+
     def _deny(self, streams: Iterable[str], via: str, note: str = "") -> None:
         for name in streams:
-            access = STREAM_ACCESS[name]
-            detail = note or access.note
-            if not access.permission:
-                detail = "HiBob denied it (403); " + (access.note or "no permission documented")
-            self.checks[name].set(
-                Status.MISSING, permission=access.permission, note=detail, via=via
-            )
+            permission, default_note = self._permission(name)
+            detail = note or default_note
+            if not permission:
+                detail = "HiBob denied it (403); " + (default_note or "no permission documented")
+            self.checks[name].set(Status.MISSING, permission=permission, note=detail, via=via)
 
     def _settle(self, streams: Iterable[str], answer: Answer, via: str) -> bool:
         """Record a denied/skipped/failed answer on `streams`; True when the answer is usable."""
@@ -184,24 +237,14 @@ class Doctor:
 
     # Checks ---------------------------------------------------------------------------
 
-    def _check_fields_metadata(self) -> None:
-        """First request: needs no permission, so a 401 here means the credentials."""
-        try:
-            metadata = people.field_metadata(self.client, stream="employee_fields")
-        except (HibobAuthError, HibobWrongPathError) as exc:
-            raise FatalFindingError(str(exc)) from None
-        except (HibobAPIError, RetriableAPIError) as exc:
-            raise FatalFindingError(f"HiBob's field metadata could not be read: {exc}") from None
-        except requests.exceptions.RequestException as exc:
-            raise FatalFindingError(
-                f"Could not talk to HiBob at {settings.api_base(self.config)}: "
-                f"{type(exc).__name__}; check api_url and the network"
-            ) from None
-        self.fields = parse_fields(metadata)
-        self.checks["employee_fields"].set(Status.OK, via="GET /v1/company/people/fields")
+    @property
+    def _employees(self) -> EmployeesStream:
+        stream = self.streams["employees"]
+        assert isinstance(stream, EmployeesStream)
+        return stream
 
     def _status_fields(self) -> list[HibobField]:
-        known = {f.id: f for f in self.fields}
+        known = {f.id: f for f in self._employees.fields}
         return [
             known.get(fid) or HibobField(fid, fid, "", "", "", tuple(fid.split(".")))
             for fid in ("root.id", *STATUS_FIELDS)
@@ -209,19 +252,17 @@ class Doctor:
 
     def _check_people(self) -> Answer:
         """Basic access: every visible employee's id, lifecycle status and start date."""
-        via = "POST /v1/people/search"
+        search = endpoints.PEOPLE_SEARCH
         metas = self._status_fields()
         answer = self._ask(
-            "POST",
-            "/people/search",
-            endpoint="people_search",
+            search,
             stream="employees",
             body={"fields": [m.id for m in metas], "showInactive": self.include_inactive},
         )
-        if not self._settle(["employees"], answer, via):
+        if not self._settle(["employees"], answer, search.shown):
             if answer.denied:
                 # Tasks need the same Basic info permission: no second 403 for it.
-                self._deny(["tasks"], f"{via} (same permission)")
+                self._deny(["tasks"], f"{search.shown} (same permission)")
             return answer
         self.people = [self._person(e, metas) for e in _employees(answer.payload)]
         self.people = [p for p in self.people if p.id]
@@ -230,11 +271,11 @@ class Doctor:
         if not self.people:
             check.set(
                 Status.MISSING,
-                permission=permissions.BASIC_INFO,
+                permission=endpoints.BASIC_INFO,
                 note="HiBob lists no employees: the group lacks this permission (it is what "
                 "surfaces employees), or its 'Whose data can members access?' selects nobody "
                 f"(set it to {ACCESS_SCOPE})",
-                via=via,
+                via=search.shown,
             )
         elif self.include_inactive and all(p.terminated is False for p in self.people):
             check.worsen(Status.PARTIAL, TERMINATED_HIDDEN)
@@ -257,22 +298,17 @@ class Doctor:
         return Person(str(person_id or ""), str(start) if start else None, terminated)
 
     def _check_named_lists(self) -> Answer:
-        answer = self._ask(
-            "GET",
-            "/company/named-lists",
-            endpoint="named_lists",
-            stream="named_lists",
-            params={"includeArchived": "true"},
-        )
-        self._settle(["named_lists"], answer, "GET /v1/company/named-lists")
+        endpoint = endpoints.NAMED_LISTS
+        answer = self._ask(endpoint, stream="named_lists", params={"includeArchived": "true"})
+        self._settle(["named_lists"], answer, endpoint.shown)
         return answer
 
-    def _ordered_probes(self) -> list[tuple[list[str], Callable[[], None]]]:
-        probes: list[tuple[list[str], Callable[[], None]]] = [
+    def _ordered_probes(self) -> list[Probe]:
+        probes: list[Probe] = [
             (["employees"], self._check_employee_fields),
             (["tasks"], self._check_tasks),
         ]
-        for group in table_groups():
+        for group in self._table_groups():
             probes.append((group, functools.partial(self._check_table, group)))
         probes += [
             (["whos_out"], self._check_whos_out),
@@ -280,18 +316,34 @@ class Doctor:
             (["time_off_policy_types"], self._check_policy_types),
             (["time_off_balances"], self._check_balances),
         ]
+        probes = [(names, probe) for names, probe in probes if all(n in self.checks for n in names)]
         # Selected streams first: if the denial budget runs out, it runs out on the rest.
         return sorted(probes, key=lambda p: not any(self.checks[s].selected for s in p[0]))
 
-    def _employee_fields(self) -> list[HibobField]:
-        return [f for f in self.fields if self.selection.field_selected(f)]
+    def _table_groups(self) -> list[list[str]]:
+        """Table streams grouped by permission: one probe answers for the whole group."""
+        groups: dict[str, list[str]] = {}
+        for name, stream in self.streams.items():
+            if isinstance(stream, BulkTableStream | PerEmployeeTableStream | ActualPaymentsStream):
+                groups.setdefault(self._permission(name)[0] or name, []).append(name)
+        # A documented bulk route answers for its group; per-employee and search routes
+        # only when alone.
+        order = [spec.name for spec in endpoints.known_streams()]
+        for names in groups.values():
+            names.sort(
+                key=lambda n: (
+                    not isinstance(self.streams[n], BulkTableStream),
+                    order.index(n) if n in order else len(order),
+                )
+            )
+        return list(groups.values())
 
     def _check_employee_fields(self) -> None:
         """Silent omission: all selected fields for a handful of employees, by category."""
         check = self.checks["employees"]
         if check.status == Status.MISSING or not self.sample:
             return
-        fields = self._employee_fields()
+        fields = self._employees.selected_fields()
         groups = [
             fields[i : i + MAX_FIELDS_PER_SEARCH]
             for i in range(0, len(fields), MAX_FIELDS_PER_SEARCH)
@@ -308,9 +360,7 @@ class Doctor:
         masked: list[str] = []
         for group in groups:
             answer = self._ask(
-                "POST",
-                "/people/search",
-                endpoint="people_search",
+                endpoints.PEOPLE_SEARCH,
                 stream="employees",
                 body={
                     "fields": [f.id for f in group],
@@ -332,7 +382,8 @@ class Doctor:
         if masked:
             check.worsen(
                 Status.PARTIAL,
-                f"HiBob masks {', '.join(masked)}; for full values add: {people.SSN_PERMISSION}",
+                f"HiBob masks {', '.join(masked)}; for full values add: "
+                f"{endpoints.IDENTIFICATION_EDIT}",
             )
         if check.categories:
             check.worsen(
@@ -343,35 +394,45 @@ class Doctor:
     def _check_tasks(self) -> None:
         if self.checks["tasks"].status == Status.MISSING:
             return  # decided by the people search (same permission)
-        answer = self._ask("GET", "/tasks", endpoint="tasks", stream="tasks")
-        self._settle(["tasks"], answer, "GET /v1/tasks")
-
-    def _check_table(self, streams: list[str]) -> None:
-        first = streams[0]
-        path = bulk_path(first)
-        via = f"GET /v1{path}"
-        params: dict[str, Any] = {"limit": TABLE_PROBE_LIMIT}
-        if self.sample:
-            params["employeeIds"] = ",".join(p.id for p in self.sample)
-        answer = self._ask(
-            "GET", path, endpoint="bulk_" + path.rsplit("/", 1)[1], stream=first, params=params
-        )
-        if not self._settle(streams, answer, via):
+        endpoint = endpoints.TASKS
+        answer = self._ask(endpoint, stream="tasks")
+        if not self._settle(["tasks"], answer, endpoint.shown):
             return
-        for name in streams[1:]:
-            self.checks[name].checked_with = f"{via} (same permission as {first})"
+        if self.settings.tasks_include_closed and self.sample:
+            per_employee = endpoints.EMPLOYEE_TASKS
+            answer = self._ask(
+                per_employee,
+                stream="tasks",
+                path={"employee": self.sample[0].id},
+                shown=per_employee.shown,
+            )
+            if not answer.ok:
+                self._settle(["tasks"], answer, per_employee.shown)
+
+    def _check_table(self, names: list[str]) -> None:
+        first = self.streams[names[0]]
+        if isinstance(first, BulkTableStream):
+            answer, via = self._probe_bulk(first)
+        elif isinstance(first, PerEmployeeTableStream):
+            answer, via = self._probe_per_employee(first)
+        else:
+            answer, via = self._probe_payments(first)
+        if not self._settle(names, answer, via):
+            return
+        for name in names[1:]:
+            self.checks[name].checked_with = f"{via} (same permission as {names[0]})"
         rows, restricted, errors = table_rows(answer.payload)
         sampled = {p.id: p for p in self.sample}
         cut = current_rows_only(
             {e: r for e, r in rows.items() if e in sampled},
             sampled,
-            lifecycle=path.endswith("/lifecycle"),
+            lifecycle=names[0] == "lifecycle_history",
         )
         flagged = _flag(answer.headers.get("X-Has-Restricted-Columns"))
-        for name in streams:
+        for name in names:
             check = self.checks[name]
             if cut:
-                check.permission = STREAM_ACCESS[name].permission
+                check.permission = self._permission(name)[0]
                 check.worsen(
                     Status.PARTIAL,
                     f"only each employee's current row comes back ({cut}): the group has "
@@ -391,84 +452,117 @@ class Doctor:
                     f"'Whose data can members access?' ({ACCESS_SCOPE})",
                 )
 
+    def _probe_bulk(self, stream: BulkTableStream) -> tuple[Answer, str]:
+        params: dict[str, Any] = {"limit": TABLE_PROBE_LIMIT}
+        if self.sample:
+            params["employeeIds"] = ",".join(p.id for p in self.sample)
+        endpoint = stream.endpoint
+        via = f"GET /v1{endpoint.url(**stream.path_values)}"
+        answer = self._ask(
+            endpoint, stream=stream.name, params=params, shown=via, path=stream.path_values
+        )
+        return answer, via
+
+    def _probe_per_employee(self, stream: PerEmployeeTableStream) -> tuple[Answer, str]:
+        endpoint = stream.endpoint
+        if not self.sample:
+            return Answer(error="no visible employee to check with"), endpoint.shown
+        answer = self._ask(
+            endpoint,
+            stream=stream.name,
+            path={"employee": self.sample[0].id},
+            shown=endpoint.shown,
+        )
+        if answer.ok:  # one employee's rows, shaped like a bulk page for the row checks
+            values = answer.payload.get("values") if isinstance(answer.payload, dict) else None
+            answer.payload = {"results": [{"employeeId": self.sample[0].id, "values": values}]}
+        return answer, endpoint.shown
+
+    def _probe_payments(self, stream: HibobStream) -> tuple[Answer, str]:
+        endpoint = endpoints.ACTUAL_PAYMENTS
+        if not self.sample:
+            return Answer(error="no visible employee to check with"), endpoint.shown
+        body = {
+            "filters": [
+                {"fieldPath": "employeeId", "operator": "equals", "values": [self.sample[0].id]}
+            ],
+            "pagination": {"limit": 1},
+        }
+        return self._ask(endpoint, stream=stream.name, body=body), endpoint.shown
+
     def _whos_out(self) -> Answer:
         today = self.now.date().isoformat()
         return self._once(
             "whos_out",
             lambda: self._ask(
-                "GET",
-                "/timeoff/whosout",
-                endpoint="whosout",
-                stream="whos_out",
-                params={"from": today, "to": today},
+                endpoints.WHOS_OUT_ENDPOINT, stream="whos_out", params={"from": today, "to": today}
             ),
         )
 
     def _check_whos_out(self) -> None:
-        self._settle(["whos_out"], self._whos_out(), "GET /v1/timeoff/whosout")
+        self._settle(["whos_out"], self._whos_out(), endpoints.WHOS_OUT_ENDPOINT.shown)
 
     def _check_time_off_requests(self) -> None:
-        via = "GET /v1/timeoff/requests/changes"
+        endpoint = endpoints.TIME_OFF_CHANGES
         whos_out = self._whos_out()
         if whos_out.denied:
             # Same permission: no second 403 for it.
-            self._deny(["time_off_requests"], "GET /v1/timeoff/whosout (same permission)")
-            return
-        pending = bool(self.config.get("include_pending", False))
-        params = {
-            "since": iso(self.now - timedelta(days=1)),
-            "to": iso(self.now),
-            "includePending": "true" if pending else "false",
-        }
-        answer = self._ask(
-            "GET",
-            "/timeoff/requests/changes",
-            endpoint="timeoff_changes",
-            stream="time_off_requests",
-            params=params,
-        )
-        if answer.denied and pending and whos_out.ok:
-            access = STREAM_ACCESS["time_off_requests"]
-            self.checks["time_off_requests"].set(
-                Status.MISSING,
-                permission=access.permission,
-                note="who's out is readable, so the denial comes from include_pending, "
-                f"which needs {access.note.removeprefix('with include_pending: ')}; "
-                "add it or set include_pending to false",
-                via=via,
+            self._deny(
+                ["time_off_requests"], f"{endpoints.WHOS_OUT_ENDPOINT.shown} (same permission)"
             )
             return
-        self._settle(["time_off_requests"], answer, via)
+        pending = self.settings.include_pending
+        # A half-year window: enough changes to tell whether pending ones are left out.
+        params = {
+            "since": rfc3339_millis(self.now - timedelta(days=182)),
+            "to": rfc3339_millis(self.now),
+            "includePending": "true" if pending else "false",
+        }
+        answer = self._ask(endpoint, stream="time_off_requests", params=params)
+        check = self.checks["time_off_requests"]
+        if answer.denied and pending and whos_out.ok:
+            check.set(
+                Status.MISSING,
+                permission=endpoints.PENDING,
+                note="who's out is readable, so the denial comes from include_pending (on by "
+                "default): add this permission, or set include_pending to false",
+                via=endpoint.shown,
+            )
+            return
+        if not self._settle(["time_off_requests"], answer, endpoint.shown):
+            return
+        changes = answer.payload.get("changes") if isinstance(answer.payload, dict) else None
+        kinds = [c.get("changeType") for c in changes or [] if isinstance(c, dict)]
+        if pending and "Pending" not in kinds and len(kinds) >= PENDING_HINT_MIN_CHANGES:
+            check.permission = endpoints.PENDING
+            check.worsen(
+                Status.PARTIAL,
+                f"{len(kinds)} changes in the last half year and none Pending although "
+                "include_pending is on: HiBob probably leaves pending changes out because this "
+                "permission is missing (ignore this if no policy needs approval)",
+            )
 
     def _policy_types(self) -> Answer:
         return self._once(
             "policy_types",
-            lambda: self._ask(
-                "GET",
-                "/timeoff/policy-types",
-                endpoint="timeoff_policies",
-                stream="time_off_policy_types",
-            ),
+            lambda: self._ask(endpoints.POLICY_TYPES, stream="time_off_policy_types"),
         )
 
     def _check_policy_types(self) -> None:
-        self._settle(
-            ["time_off_policy_types"], self._policy_types(), "GET /v1/timeoff/policy-types"
-        )
+        self._settle(["time_off_policy_types"], self._policy_types(), endpoints.POLICY_TYPES.shown)
 
     def _check_balances(self) -> None:
         check = self.checks["time_off_balances"]
-        names = [str(n) for n in self.config.get("balance_policy_types") or []]
+        names = list(self.settings.balance_policy_types)
         if not names:
             answer = self._policy_types()
             if answer.denied:
-                access = STREAM_ACCESS["time_off_policy_types"]
                 check.set(
                     Status.MISSING,
-                    permission=access.permission,
+                    permission=endpoints.TIME_OFF_SETTINGS,
                     note="with balance_policy_types empty the stream reads policy type names "
                     "from HiBob; add this permission or set balance_policy_types",
-                    via="GET /v1/timeoff/policy-types",
+                    via=endpoints.POLICY_TYPES.shown,
                 )
                 return
             if not answer.ok:
@@ -482,17 +576,27 @@ class Doctor:
         if not active:
             check.set(Status.NOT_CHECKED, note="no visible active employee to check with")
             return
+        balance = endpoints.BALANCE
         answer = self._ask(
-            "GET",
-            f"/timeoff/employees/{active[0].id}/balance",
-            endpoint="timeoff_balance",
+            balance,
             stream="time_off_balances",
             params={"policyType": names[0], "date": self.now.date().isoformat()},
-            shown="GET /v1/timeoff/employees/{id}/balance",
+            shown=balance.shown,
+            path={"employee": active[0].id},
         )
         if answer.status == 404:
             answer.error += f"; is '{names[0]}' a policy type of this company?"
-        self._settle(["time_off_balances"], answer, "GET /v1/timeoff/employees/{id}/balance")
+        self._settle(["time_off_balances"], answer, balance.shown)
+
+
+class _DoctorTap(TapHibob):
+    """The tap with the doctor's client (short retries), so the doctor counts every request
+    and denial, discovery's included."""
+
+    def __init__(self, *, client: HibobClient | None, **kwargs: Any) -> None:
+        if client is not None:
+            self.__dict__["client"] = client  # the tap's cached_property, filled in advance
+        super().__init__(**kwargs)
 
 
 def _employees(payload: Any) -> list[Mapping[str, Any]]:

@@ -2,30 +2,30 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tap_hibob import settings
-from tap_hibob.doctor.model import DOCTOR_MAX_RETRIES, DOCTOR_TIMEOUT_SECONDS, Selection
-
-# Configuration -----------------------------------------------------------------------------
-
-
-def doctor_config(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The tap's config with short retries and timeouts: an admin is waiting."""
-    retries = int(config.get("max_retries", DOCTOR_MAX_RETRIES))
-    timeout = int(config.get("request_timeout") or DOCTOR_TIMEOUT_SECONDS)
-    return {
-        **config,
-        "max_retries": min(retries, DOCTOR_MAX_RETRIES),
-        "request_timeout": min(timeout, DOCTOR_TIMEOUT_SECONDS),
-    }
+from tap_hibob import inputs
+from tap_hibob.doctor.model import DOCTOR_MAX_RETRIES, DOCTOR_TIMEOUT_SECONDS
+from tap_hibob.errors import HibobCatalogError
+from tap_hibob.settings import CONFIG_SCHEMA, defaults, problems
 
 
 class UsageError(Exception):
     """Bad arguments or configuration: exit code 2."""
+
+
+def doctor_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The tap's config with short retries and timeouts: an admin is waiting."""
+    merged = {**defaults(), **config}
+    return {
+        **config,
+        "max_retries": min(int(merged["max_retries"]), DOCTOR_MAX_RETRIES),
+        "request_timeout": min(int(merged["request_timeout"]), DOCTOR_TIMEOUT_SECONDS),
+    }
 
 
 def load_config(sources: Sequence[str]) -> dict[str, Any]:
@@ -47,37 +47,32 @@ def load_config(sources: Sequence[str]) -> dict[str, Any]:
     missing = [key for key in ("service_user_id", "service_user_token") if not config.get(key)]
     if missing:
         raise UsageError("Config is missing " + " and ".join(missing))
-    problems = settings.problems(config)
-    if problems:
-        raise UsageError("Config is invalid: " + "; ".join(problems))
+    found = problems(config)
+    if found:
+        raise UsageError("Config is invalid: " + "; ".join(found))
     return config
 
 
 def _env_config() -> dict[str, Any]:
-    from singer_sdk.configuration._dict_config import parse_environment_config
-
-    parsed = parse_environment_config(settings.CONFIG_SCHEMA, prefix="TAP_HIBOB_")
-    for key, schema in settings.CONFIG_SCHEMA["properties"].items():
-        types = schema.get("type")
-        if key in parsed and "number" in (types if isinstance(types, list) else [types]):
-            try:
-                parsed[key] = float(parsed[key])
-            except ValueError:
-                raise UsageError(f"TAP_HIBOB_{key.upper()} must be a number") from None
-    return parsed
-
-
-def load_selection(path: str | None) -> Selection:
-    if path is None:
-        return Selection.default()
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return inputs.env_config(CONFIG_SCHEMA)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def load_catalog(path: str | None) -> dict[str, Any] | None:
+    """The catalog the tap runs with, checked like the tap checks it (None: defaults)."""
+    if path is None:
+        return None
+    try:
+        text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"Cannot read catalog file {path}: {exc.strerror}") from None
-    except ValueError:
-        raise UsageError(
-            f"Catalog file {path} is not valid JSON; create it with tap-hibob --discover"
-        ) from None
-    if not isinstance(data, dict) or not isinstance(data.get("streams"), list):
-        raise UsageError(f"Catalog file {path} has no 'streams' list")
-    return Selection.from_catalog(data)
+    try:
+        handle = io.StringIO(text)
+        handle.name = path
+        checked = inputs.checked_catalog(handle)
+    except HibobCatalogError as exc:
+        raise UsageError(str(exc)) from None
+    assert checked is not None
+    return dict(json.loads(checked.read()))

@@ -4,33 +4,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
-from tap_hibob import permissions
+from tap_hibob import endpoints
 from tap_hibob.doctor.model import SAMPLE_SIZE, CategoryGap, Person
 from tap_hibob.field_types import HibobField
-from tap_hibob.permissions import STREAM_ACCESS
+from tap_hibob.people import field_value
+from tap_hibob.tables import rows_of
 
 # Pure helpers ------------------------------------------------------------------------------
-
-
-def field_value(employee: Mapping[str, Any], field: HibobField) -> tuple[bool, Any]:
-    """(present, value) of one field in a people-search record, nested or slash form.
-
-    Present-but-null counts as present: HiBob omits only fields the user may not see.
-    """
-    node: Any = employee
-    for part in field.path:
-        if not isinstance(node, Mapping) or part not in node:
-            break
-        node = node[part]
-    else:
-        return True, node
-    if field.slash_key in employee:
-        value = employee[field.slash_key]
-        return True, value.get("value") if isinstance(value, Mapping) else value
-    return False, None
 
 
 def hidden_categories(
@@ -46,9 +28,7 @@ def hidden_categories(
             missing[key] += 1
     return sorted(
         (
-            CategoryGap(
-                cid, name, requested[(cid, name)], count, permissions.for_category(cid, name)
-            )
+            CategoryGap(cid, name, requested[(cid, name)], count, endpoints.for_category(cid, name))
             for (cid, name), count in missing.items()
         ),
         key=lambda gap: gap.category.lower(),
@@ -56,27 +36,16 @@ def hidden_categories(
 
 
 def table_rows(payload: Any) -> tuple[dict[str, list[dict[str, Any]]], set[str], int]:
-    """Rows per employee, restricted column names and the count of inaccessible employees.
-
-    Accepts both shapes HiBob sends: bare rows, and {values: [rows], restricted_columns}.
-    """
+    """Rows per employee, restricted column names and the count of inaccessible employees
+    (read with the tap's own parser, tables.rows_of)."""
     rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
     restricted: set[str] = set()
     body = payload if isinstance(payload, Mapping) else {}
-    for result in body.get("results") or []:
-        if not isinstance(result, Mapping):
-            continue
-        employee = str(result.get("employeeId", ""))
-        values = result.get("values")
-        items = values if isinstance(values, list) else [values] if values else []
-        for item in items:
-            if isinstance(item, Mapping) and isinstance(item.get("values"), list):
-                rows[employee].extend(r for r in item["values"] if isinstance(r, dict))
-                restricted |= _restricted(item.get("restricted_columns"))
-            elif isinstance(item, dict):
-                rows[employee].append(item)
-        restricted |= _restricted(result.get("restricted_columns"))
-    restricted |= _restricted(body.get("restricted_columns"))
+    results = body.get("results")
+    if isinstance(results, list):
+        for owner, row, hidden in rows_of({"results": results}):
+            rows[str(owner)].append(row)
+            restricted |= _restricted(hidden)
     errors = body.get("errors")
     return dict(rows), restricted, len(errors) if isinstance(errors, list) else 0
 
@@ -136,20 +105,3 @@ def choose_sample(people: Sequence[Person], size: int = SAMPLE_SIZE) -> list[Per
         if len(chosen) == size:
             break
     return list(chosen.values())
-
-
-def bulk_path(stream: str) -> str:
-    return STREAM_ACCESS[stream].endpoint.split(" ", 1)[1].removeprefix("/v1")
-
-
-def table_groups() -> list[list[str]]:
-    """Bulk-table streams grouped by permission: one probe answers for the whole group."""
-    groups: dict[str, list[str]] = {}
-    for name, access in STREAM_ACCESS.items():
-        if access.endpoint.startswith("GET /v1/bulk/people/"):
-            groups.setdefault(access.permission, []).append(name)
-    return list(groups.values())
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")

@@ -1,4 +1,4 @@
-"""What the doctor finds: statuses, per-stream results, the report, and the selection it judges."""
+"""What the doctor finds: statuses, per-stream results and the report."""
 
 from __future__ import annotations
 
@@ -7,11 +7,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
-
-from singer_sdk.singerlib import Catalog, CatalogEntry
-
-from tap_hibob.field_types import HibobField
-from tap_hibob.permissions import STREAM_ACCESS
 
 LOGGER = logging.getLogger("tap-hibob-doctor")
 
@@ -26,23 +21,6 @@ DOCTOR_TIMEOUT_SECONDS = 30
 # Read only to decide who is terminated and where histories start.
 STATUS_FIELDS = ("internal.lifecycleStatus", "internal.status", "work.startDate")
 
-# Streams the design leaves unselected by default. Used only for streams whose class is not
-# registered in the tap (tests check it agrees with the registered classes).
-OPT_IN_STREAMS = frozenset(
-    {
-        "salary_history",
-        "variable_payments",
-        "equity_grants",
-        "address_history",
-        "time_off_policy_types",
-        "time_off_balances",
-    }
-)
-
-ACCESS_SCOPE = (
-    "People's data > Whose data can members access? > Select people by condition > "
-    "Lifecycle status: Hired, Employed, Terminated"
-)
 NO_GROUP = (
     "HiBob accepts the service user's ID and token but denies it everything (403 on people "
     "search and on named lists): it is not in any permission group yet. In HiBob, add a "
@@ -241,58 +219,3 @@ class Answer:
 
 class FatalFindingError(Exception):
     """A finding that ends the check (401, unreachable HiBob, wrong api_url)."""
-
-
-# Selection ---------------------------------------------------------------------------------
-
-
-def _registered_defaults() -> dict[str, bool]:
-    from tap_hibob.tap import STREAM_TYPES
-
-    return {str(getattr(cls, "name", "")): bool(cls.selected_by_default) for cls in STREAM_TYPES}
-
-
-def default_selected(stream: str) -> bool:
-    """Whether the tap syncs `stream` when no catalog says otherwise."""
-    registered = _registered_defaults()
-    if stream in registered:
-        return registered[stream]
-    return stream not in OPT_IN_STREAMS
-
-
-@dataclass
-class Selection:
-    """Which streams (and which employee fields) a sync would read."""
-
-    streams: dict[str, bool]
-    employees: CatalogEntry | None = None
-
-    @classmethod
-    def default(cls) -> Selection:
-        return cls({name: default_selected(name) for name in STREAM_ACCESS})
-
-    @classmethod
-    def from_catalog(cls, data: Mapping[str, Any]) -> Selection:
-        """Selection as the SDK resolves it: a stream absent from the catalog is not synced."""
-        catalog = Catalog.from_dict(dict(data))
-        streams = {}
-        for name in STREAM_ACCESS:
-            entry = catalog.get_stream(name)
-            streams[name] = bool(entry and entry.metadata.resolve_selection()[()])
-        return cls(streams, catalog.get_stream("employees"))
-
-    def field_selected(self, field: HibobField) -> bool:
-        """Whether the employees stream would request this field (same rules as the tap:
-        what the catalog selects and still has, else everything but SSN-type fields)."""
-        if self.employees is None:
-            return not field.sensitive
-        schema: Any = self.employees.schema.to_dict()
-        for part in field.path:
-            properties = schema.get("properties") if isinstance(schema, dict) else None
-            if not isinstance(properties, dict) or part not in properties:
-                return False  # not in the catalog's schema: the tap will not ask for it
-            schema = properties[part]
-        breadcrumb: tuple[str, ...] = ()
-        for part in field.path:
-            breadcrumb += ("properties", part)
-        return bool(self.employees.metadata.resolve_selection()[breadcrumb])

@@ -1,12 +1,12 @@
-"""Rendering: the text table, and the permission matrix the README carries."""
+"""Rendering: the text table, and the permission matrix the docs carry."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 
-from tap_hibob import permissions
-from tap_hibob.doctor.model import ACCESS_SCOPE, Report, Status
-from tap_hibob.permissions import STREAM_ACCESS
+from tap_hibob import endpoints
+from tap_hibob.doctor.model import Report, Status
+from tap_hibob.endpoints import ACCESS_SCOPE
 
 # Output ------------------------------------------------------------------------------------
 
@@ -58,27 +58,42 @@ def _cell(text: str) -> str:
 
 
 def permission_matrix_markdown() -> str:
-    """The README's permission matrix, generated from `tap_hibob.permissions`."""
+    """The permission matrix of the docs, generated from the registry (tap_hibob.endpoints)."""
     lines = [
-        "| Stream | HiBob endpoint | Permission to add (exact HiBob wording) | Notes |",
-        "|---|---|---|---|",
+        "| Stream | Selected by default | HiBob endpoint | Permission to add (exact HiBob "
+        "wording) | Requests per sync | Notes |",
+        "|---|---|---|---|---|---|",
     ]
-    for access in STREAM_ACCESS.values():
+    for spec in endpoints.known_streams():
+        endpoint = spec.endpoint
+        others = "".join(f"; also `{e.shown}`" for e in spec.also)
         lines.append(
-            f"| `{access.stream}` | `{access.endpoint}` | {_cell(access.permission or 'none')} "
-            f"| {_cell(access.note)} |"
+            f"| `{spec.name}` | {'yes' if spec.selected_by_default else 'no'} "
+            f"| `{endpoint.shown}`{others} | {_cell(endpoint.permission or 'none')} "
+            f"| {_cell(spec.requests)} | {_cell(endpoint.note)} |"
         )
+    custom = endpoints.CUSTOM_TABLE_ROWS
+    lines.append(
+        f"| `{endpoints.CUSTOM_TABLE_PREFIX}<custom table id>` | yes | `{custom.shown}` "
+        f"| {_cell(custom.permission)} | ceil(rows / 200) | one stream per custom table; "
+        "<category> is the table's category as HiBob shows it |"
+    )
+    lines.append(
+        f"| `{endpoints.REPORT_PREFIX}<name>` | when configured | "
+        f"`{endpoints.REPORT_DOWNLOAD.shown}` | {_cell(endpoints.REPORTS)} | 1 (async: 2 + polls) "
+        f"| {_cell(endpoints.REPORT_DOWNLOAD.note)} |"
+    )
     lines += [
         "",
         "| Employee field category | Permission that makes its fields visible in `employees` |",
         "|---|---|",
     ]
     by_section: dict[str, list[str]] = defaultdict(list)
-    for category_id, section in permissions._CATEGORY_SECTIONS.items():
+    for category_id, section in endpoints.CATEGORY_SECTIONS.items():
         by_section[section].append(category_id)
     for section, ids in by_section.items():
         ids_text = ", ".join(f"`{i}`" for i in ids)
-        lines.append(f"| {section} ({ids_text}) | {_cell(permissions.for_category(ids[0]))} |")
+        lines.append(f"| {section} ({ids_text}) | {_cell(endpoints.for_category(ids[0]))} |")
     lines += [
         "| custom categories (`category_…`) | People > *category name* > View selected "
         "employees' *category name* sections |",
