@@ -193,6 +193,8 @@ class HibobClient:
         self._sessions: list[requests.Session] = []
         self.requests_by_endpoint: Counter[str] = Counter()
         self.statuses: Counter[int] = Counter()
+        #: The first 401: after it, nothing more is sent (HiBob's firewall counts them).
+        self._rejected: HibobAuthError | None = None
 
     # Public API ---------------------------------------------------------------------
 
@@ -289,6 +291,8 @@ class HibobClient:
         def attempt() -> HibobResponse:
             if self.stopping.is_set():
                 raise StoppedError
+            if self._rejected is not None:
+                raise self._rejected
             pacer.wait()
             with self._lock:
                 self.requests_by_endpoint[endpoint.key] += 1
@@ -333,12 +337,13 @@ class HibobClient:
     ) -> HibobResponse:
         status = response.status_code
         if status == 401:
-            raise HibobAuthError(
+            self._rejected = HibobAuthError(
                 f"HiBob rejected the service user ID/token (401 on {where}). Check "
                 "service_user_id and service_user_token, and that the service user still "
                 "exists in HiBob (Settings > Integrations > Service users).",
                 status=401,
             )
+            raise self._rejected
         if status == 403:
             raise permission_error(endpoint, where, stream)
         if status == 429:

@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 
 from singer_sdk import typing as th
 
+from tap_hibob import endpoints
 from tap_hibob.timeutil import parse_datetime
 
 PRODUCTION_URL = "https://api.hibob.com"
@@ -129,8 +130,7 @@ CONFIG_SCHEMA = th.PropertiesList(
         title="Include Pending Time Off",
         description=(
             "Also read time-off changes of requests not yet approved (changeType Pending). "
-            "Needs 'Timeoff > Requests > Create, edit, and cancel people's requests that "
-            "haven't been approved yet', which the usual setup grants."
+            f"Needs '{endpoints.PENDING}', which the usual setup grants."
         ),
     ),
     th.Property(
@@ -189,7 +189,8 @@ CONFIG_SCHEMA = th.PropertiesList(
         default=False,
         title="Tasks: Include Closed",
         description=(
-            "Also read closed tasks: one request per employee (GET /tasks lists open tasks only)."
+            f"Also read closed tasks: one request per employee ({endpoints.TASKS.shown} lists "
+            "open tasks only)."
         ),
     ),
     th.Property(

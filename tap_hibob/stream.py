@@ -21,7 +21,7 @@ from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_hibob.endpoints import StreamSpec, spec_for
-from tap_hibob.errors import HibobAPIError, HibobPermissionError
+from tap_hibob.errors import HibobAPIError, HibobAuthError, HibobPermissionError
 from tap_hibob.readahead import Checkpoint
 from tap_hibob.records import Shaper
 from tap_hibob.sdk_overrides import HeldActivateVersion
@@ -87,6 +87,11 @@ class HibobStream(HeldActivateVersion):
     def checkpoint(self, value: Any) -> None:
         """Act on a Checkpoint the reader passed (in the main thread, in output order)."""
 
+    def prepare(self) -> None:
+        """Before any stream is read (main thread): settle what reading needs from shared
+        state, so reader threads never touch the tap's state or the catalog lazily."""
+        _ = self.mask
+
     # The SDK's side ----------------------------------------------------------------------
 
     @cached_property
@@ -103,6 +108,8 @@ class HibobStream(HeldActivateVersion):
                     self.checkpoint(item.value)
                 else:
                     yield item
+        except HibobAuthError:
+            raise  # every other request would earn a 401 too (and feed HiBob's firewall)
         except HibobPermissionError as exc:
             self.logger.error("%s", exc)
             self.hibob.run.deny(self.name, exc)

@@ -160,6 +160,8 @@ class TapHibob(RunHooks, NonZeroExitOnTermination, SecretSafeConfigErrors, Tap):
         selected = [s for s in self.streams.values() if isinstance(s, HibobStream) and s.selected]
         if any(s.name not in _NO_PEOPLE_NEEDED for s in selected):
             self._check_people_access()
+        for stream in selected:
+            stream.prepare()
         if self.settings.read_ahead and len(selected) > 1:
             self._reader = ReadAhead(selected, self.logger).start()
 

@@ -145,17 +145,22 @@ class TimeOffRequestsStream(OwnBookmark, HibobStream):
         # INCREMENTAL although no record field is a replication key: its rows (change
         # snapshots) must never be deleted downstream. The SDK sets this in __init__.
         self.forced_replication_method = INCREMENTAL
+        self._start: datetime | None = None  # set by prepare() before reading starts
 
     @property
     def partitions(self) -> list[dict] | None:
         """Never partitioned (the SDK would otherwise replay partitions found in state)."""
         return None
 
+    def prepare(self) -> None:
+        super().prepare()
+        self._start = to_millis(self._start_point(self.hibob.run_start))
+
     def read_records(self, context: Mapping[str, Any] | None) -> Iterator[Any]:
         """Walk 6-month windows from the start point to the run start; a Checkpoint after
         each window saves the bookmark once its records are written."""
         run_start = self.hibob.run_start
-        start = to_millis(self._start_point(run_start))
+        start = self._start if self._start is not None else to_millis(self._start_point(run_start))
         spans = list(windows(start, run_start))
         self.logger.info(
             "time_off_requests: reading changes from %s to %s in %d window(s) of at most %d months",

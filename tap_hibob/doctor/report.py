@@ -95,8 +95,7 @@ def permission_matrix_markdown() -> str:
         ids_text = ", ".join(f"`{i}`" for i in ids)
         lines.append(f"| {section} ({ids_text}) | {_cell(endpoints.for_category(ids[0]))} |")
     lines += [
-        "| custom categories (`category_…`) | People > *category name* > View selected "
-        "employees' *category name* sections |",
+        f"| custom categories (`category_…`) | {_cell(endpoints.sections('*category name*'))} |",
         "",
         f"Every employee-data stream also needs the group's access scope: {ACCESS_SCOPE}.",
     ]
