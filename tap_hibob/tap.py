@@ -167,6 +167,7 @@ class TapHibob(RunHooks, NonZeroExitOnTermination, SecretSafeConfigErrors, Tap):
 
     def streams_done(self) -> None:
         self._stop_reading()
+        self.client.close()  # the reader threads' connections too
 
     def after_streams(self) -> None:
         """One summary of what was denied or failed (run.py); non-zero exit if any."""
