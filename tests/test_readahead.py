@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import threading
 from contextlib import redirect_stdout
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -64,11 +64,11 @@ def test_the_output_is_the_same_with_and_without_read_ahead() -> None:
 
 
 def test_no_reader_thread_or_spool_file_outlives_the_sync() -> None:
-    before_fds = len(os.listdir("/proc/self/fd"))
+    before_fds = len(list(Path("/proc/self/fd").iterdir()))
     with FakeHibob(employees=30) as fake:
         _sync(fake)
     assert not [t for t in threading.enumerate() if t.name.startswith("tap-hibob-read-")]
-    assert len(os.listdir("/proc/self/fd")) <= before_fds
+    assert len(list(Path("/proc/self/fd").iterdir())) <= before_fds
 
 
 def test_spool_items_come_back_in_order_with_checkpoints_and_the_error_last() -> None:

@@ -68,7 +68,8 @@ def test_the_guard_catches_a_path_or_permission_written_elsewhere(tmp_path: Path
     sample.write_text(
         '"""A docstring may mention GET /v1/tasks."""\n'
         'PATH = "/bulk/people/work"\n'
-        'def f(x):\n    return f"HiBob denied {x}: add People > Work > View selected employees\'"\n',
+        "def f(x):\n"
+        '    return f"HiBob denied {x}: add People > Work > View selected employees\'"\n',
         encoding="utf-8",
     )
     texts = [text for _, text in _code_strings(sample)]
