@@ -48,7 +48,7 @@ def with_block(text: str, name: str, body: str) -> str:
 
 def permission_matrix() -> str:
     """What `tap-hibob-doctor --permission-matrix` prints."""
-    return subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
+    return subprocess.run(
         [sys.executable, "-m", "tap_hibob.doctor", "--permission-matrix"],
         capture_output=True,
         text=True,
@@ -91,7 +91,8 @@ def main() -> int:
             continue
         stale += 1
         if args.check:
-            print(f"{path.relative_to(ROOT)}: block '{name}' is stale: run python scripts/docs_blocks.py")
+            where = path.relative_to(ROOT)
+            print(f"{where}: block '{name}' is stale: run python scripts/docs_blocks.py")
         else:
             path.write_text(wanted, encoding="utf-8")
             print(f"wrote block '{name}' of {path.relative_to(ROOT)}")
