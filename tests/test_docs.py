@@ -1,7 +1,8 @@
 """The documentation builds strictly and stays true to the repository.
 
 - `mkdocs build --strict` succeeds: no broken link or anchor, no page missing from the nav;
-- every relative link of README.md (also the PyPI long description) points at a file here;
+- every relative link of README.md (also the PyPI long description) points at a file here,
+  and the README links every page of the site;
 - the generated benchmark table of docs/performance.md is benchmarks/results.md's;
 - the layout in docs/development.md names every module of tap_hibob/.
 """
@@ -15,12 +16,17 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 # [text](target) and [text](target "title"); images included.
 LINK = re.compile(r"\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 EXTERNAL = ("http://", "https://", "mailto:")
+
+
+def _readme() -> str:
+    return (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def _block(text: str, name: str) -> str:
@@ -66,7 +72,7 @@ def _github_slug(heading: str) -> str:
 
 
 def test_readme_links_resolve_to_files_in_the_repository() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = _readme()
     anchors = {_github_slug(h) for h in re.findall(r"^#{1,6} (.+)$", readme, re.MULTILINE)}
     broken = []
     relative = 0
@@ -86,6 +92,25 @@ def test_readme_links_resolve_to_files_in_the_repository() -> None:
             broken.append(f"{target} (no such file)")
     assert relative, "the README links no docs page"
     assert not broken, f"README.md has broken links: {broken}"
+
+
+def _nav_pages(nav: object) -> list[str]:
+    if isinstance(nav, str):
+        return [nav] if nav.endswith(".md") else []
+    if isinstance(nav, dict):
+        return [page for value in nav.values() for page in _nav_pages(value)]
+    if isinstance(nav, list):
+        return [page for item in nav for page in _nav_pages(item)]
+    return []
+
+
+def test_readme_links_every_page_of_the_site() -> None:
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
+    pages = _nav_pages(config["nav"])
+    assert "index.md" in pages
+    linked = {target.partition("#")[0] for target in LINK.findall(_readme())}
+    missing = [page for page in pages if f"docs/{page}" not in linked]
+    assert not missing, f"README.md's documentation list does not link {missing}"
 
 
 def test_docs_link_nothing_outside_the_repository() -> None:
