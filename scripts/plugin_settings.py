@@ -1,13 +1,13 @@
-"""Keep meltano.yml, the Meltano Hub listing and the README in step with `tap-hibob --about`.
+"""Keep meltano.yml, the Meltano Hub listing and the settings docs in step with `tap-hibob --about`.
 
 The tap's settings are defined once, in `tap_hibob/settings.py` (plus the SDK's built-ins).
 Meltano needs them twice more: in `meltano.yml` (between the `# BEGIN generated settings`
 and `# END generated settings` lines) and in the Hub listing
 (`hub/extractors/tap-hibob/<variant>.yml`). This script writes both from
 `tap-hibob --about --format json`, the same way Meltano's hub-utils does: nested settings
-are flattened with dots, keys are sorted, and sensitive settings are marked. The README's
-settings table (between `<!-- settings:start -->` and `<!-- settings:end -->`) is the table
-of `tap-hibob --about --format markdown`, refreshed when those markers are present.
+are flattened with dots, keys are sorted, and sensitive settings are marked. The settings
+table of docs/configuration.md (between `<!-- settings:start -->` and `<!-- settings:end -->`)
+is the table of `tap-hibob --about --format markdown` (checked by tests/test_readme.py).
 
     python scripts/plugin_settings.py          # rewrite the stale files
     python scripts/plugin_settings.py --check  # exit 1 if any file is stale
@@ -26,9 +26,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 MELTANO_YML = ROOT / "meltano.yml"
-README = ROOT / "README.md"
-README_START = "<!-- settings:start -->"
-README_END = "<!-- settings:end -->"
+SETTINGS_DOC = ROOT / "docs" / "configuration.md"
+SETTINGS_START = "<!-- settings:start -->"
+SETTINGS_END = "<!-- settings:end -->"
 # The variant is the GitHub owner the tap is published under; change it (and REPO) in one
 # place if the repository moves.
 VARIANT = "hrdata"
@@ -75,11 +75,11 @@ def markdown_settings_table(markdown: str) -> list[str]:
     return table
 
 
-def readme_text(current: str, table: list[str]) -> str:
-    """README with the block between the settings markers replaced by `table`."""
-    before, rest = current.split(README_START, 1)
-    _, after = rest.split(README_END, 1)
-    return f"{before}{README_START}\n" + "\n".join(table) + f"\n{README_END}{after}"
+def settings_doc_text(current: str, table: list[str]) -> str:
+    """The settings page with the block between the settings markers replaced by `table`."""
+    before, rest = current.split(SETTINGS_START, 1)
+    _, after = rest.split(SETTINGS_END, 1)
+    return f"{before}{SETTINGS_START}\n" + "\n".join(table) + f"\n{SETTINGS_END}{after}"
 
 
 def _types(prop: dict[str, Any]) -> list[str]:
@@ -206,10 +206,10 @@ def main() -> int:
         MELTANO_YML: meltano_yml_text(MELTANO_YML.read_text(encoding="utf-8"), about_json),
         HUB_LISTING: dump(hub_listing(about_json)),
     }
-    readme = README.read_text(encoding="utf-8") if README.exists() else ""
-    if README_START in readme and README_END in readme:
+    page = SETTINGS_DOC.read_text(encoding="utf-8") if SETTINGS_DOC.exists() else ""
+    if SETTINGS_START in page and SETTINGS_END in page:
         table = markdown_settings_table(_about_output("markdown"))
-        wanted[README] = readme_text(readme, table)
+        wanted[SETTINGS_DOC] = settings_doc_text(page, table)
     stale = [
         path
         for path, text in wanted.items()

@@ -500,10 +500,15 @@ def test_permission_matrix_is_generated_from_the_permission_module(
     assert "Hired, Employed, Terminated" in matrix
 
 
-def test_readme_carries_the_generated_permission_matrix() -> None:
-    """Fails until the README holds `tap-hibob-doctor --permission-matrix` output verbatim."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert readme.count(doctor.permission_matrix_markdown()) == 1
+def test_docs_carry_the_generated_permission_matrix() -> None:
+    """docs/admin/permissions.md holds `tap-hibob-doctor --permission-matrix` verbatim."""
+    page = (ROOT / "docs" / "admin" / "permissions.md").read_text(encoding="utf-8")
+    start, end = "<!-- permission-matrix:start -->", "<!-- permission-matrix:end -->"
+    assert start in page and end in page, f"docs/admin/permissions.md has no {start} block"
+    block = page.split(start, 1)[1].split(end, 1)[0].strip("\n") + "\n"
+    assert block == doctor.permission_matrix_markdown(), (
+        "docs/admin/permissions.md's permission matrix is stale (run python scripts/docs_blocks.py)"
+    )
 
 
 # Pure helpers -------------------------------------------------------------------------------

@@ -526,12 +526,12 @@ def test_second_run_loads_only_new_time_off_changes_plus_the_overlap(
         assert total == len(first_keys | arrived)
 
 
-# The PII recipe in the README ------------------------------------------------
+# The PII recipe in the docs --------------------------------------------------
 
 
 def _pii_example() -> dict[str, Any]:
-    """The YAML block between the pii-example markers of the README."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    """The YAML block between the pii-example markers of docs/meltano-and-loaders.md."""
+    text = (ROOT / "docs" / "meltano-and-loaders.md").read_text(encoding="utf-8")
     block = text.split("<!-- pii-example:start -->", 1)[1].split("<!-- pii-example:end -->")[0]
     body = block.split("```yaml", 1)[1].split("```", 1)[0]
     return dict(yaml.safe_load(body))

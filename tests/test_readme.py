@@ -1,26 +1,38 @@
-"""The README's settings table is the one `tap-hibob --about --format markdown` prints.
+"""The README and the settings page say what the tap does.
 
-The README holds the table between two marker lines:
+- The settings table of docs/configuration.md is the one `tap-hibob --about --format markdown`
+  prints. The page holds it between two marker lines:
 
-    <!-- settings:start -->
-    | Setting | Required | Default | Description |
-    ...
-    <!-- settings:end -->
+      <!-- settings:start -->
+      | Setting | Required | Default | Description |
+      ...
+      <!-- settings:end -->
 
-`python scripts/plugin_settings.py` refreshes it after a setting changes.
+  `python scripts/plugin_settings.py` refreshes it after a setting changes.
+- The README's streams table lists every stream the tap selects by default (against the fake
+  HiBob), with the tap's keys, replication and default selection; a row whose name holds a
+  placeholder (`custom_<table id>`) stands for a family of metadata-driven streams.
+- The README names the two newcomer commands and stays short (it is the PyPI description).
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT
+from fake_hibob import SERVICE_USER_ID, SERVICE_USER_TOKEN, FakeHibob
+from tap_hibob.tap import TapHibob
 
+ROOT = Path(__file__).resolve().parent.parent
+SETTINGS_PAGE = ROOT / "docs" / "configuration.md"
 START = "<!-- settings:start -->"
 END = "<!-- settings:end -->"
+README_MAX_BYTES = 15_000
 
 
 def about_table() -> list[str]:
@@ -41,27 +53,27 @@ def about_table() -> list[str]:
     return table
 
 
-def readme_table() -> list[str]:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+def documented_table() -> list[str]:
+    text = SETTINGS_PAGE.read_text(encoding="utf-8")
     if START not in text or END not in text:
         pytest.fail(
-            f"README.md has no settings block: put the table of `tap-hibob --about --format "
-            f"markdown` between a line {START} and a line {END} "
+            f"docs/configuration.md has no settings block: put the table of `tap-hibob --about "
+            f"--format markdown` between a line {START} and a line {END} "
             "(python scripts/plugin_settings.py fills it in)"
         )
     block = text.split(START, 1)[1].split(END, 1)[0]
     return [line.rstrip() for line in block.strip().splitlines()]
 
 
-def test_readme_settings_table_equals_about_markdown() -> None:
+def test_settings_page_table_equals_about_markdown() -> None:
     expected = about_table()
     assert expected[0].startswith("| Setting | Required | Default | Description |")
-    actual = readme_table()
+    actual = documented_table()
     missing = [line for line in expected if line not in actual]
     extra = [line for line in actual if line not in expected]
     assert actual == expected, (
-        "README settings table differs from `tap-hibob --about --format markdown` "
-        f"(run python scripts/plugin_settings.py).\nMissing: {missing}\nExtra: {extra}"
+        "docs/configuration.md's settings table differs from `tap-hibob --about --format "
+        f"markdown` (run python scripts/plugin_settings.py).\nMissing: {missing}\nExtra: {extra}"
     )
 
 
@@ -75,3 +87,102 @@ def test_readme_names_the_two_newcomer_commands() -> None:
         line.strip() for line in ci.splitlines() if line.strip() and not line.startswith("#")
     ]
     assert commands[-1] == "make test", ".ci/run must run exactly the README's test command"
+
+
+def test_readme_stays_short() -> None:
+    size = len((ROOT / "README.md").read_bytes())
+    assert size <= README_MAX_BYTES, (
+        f"README.md is {size:,} bytes (at most {README_MAX_BYTES:,}): move detail to docs/"
+    )
+
+
+# The streams table ---------------------------------------------------------------------
+
+
+def readme_streams() -> dict[str, dict[str, str]]:
+    """Rows of the README's streams table, by stream name."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("\n## Streams\n", 1)[1].split("\n## ", 1)[0]
+    rows: dict[str, dict[str, str]] = {}
+    header: list[str] = []
+    for line in section.splitlines():
+        if not line.startswith("|"):
+            continue
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if not header:
+            header = cells
+            continue
+        if set(cells[0]) <= {"-", ":"}:
+            continue
+        # A name with a placeholder (`custom_<table id>`) stands for a family of streams
+        # built from HiBob's metadata; it matches every stream with that prefix.
+        name = re.search(r"`([a-z_]+(?:<[^>`]+>)?)`", cells[0])
+        assert name, f"no stream name in README row: {line}"
+        rows[name.group(1)] = dict(zip(header, cells, strict=True))
+    return rows
+
+
+def row_for(stream: str, rows: dict[str, dict[str, str]]) -> str | None:
+    """The README row naming `stream`, exactly or through a placeholder row."""
+    if stream in rows:
+        return stream
+    for name in rows:
+        prefix = name.split("<", 1)[0]
+        if "<" in name and stream.startswith(prefix) and len(stream) > len(prefix):
+            return name
+    return None
+
+
+def test_placeholder_rows_stand_for_stream_families() -> None:
+    rows = {"tasks": {}, "custom_<table id>": {}}
+    assert row_for("tasks", rows) == "tasks"
+    assert row_for("custom_root__table_1", rows) == "custom_<table id>"
+    assert row_for("custom_", rows) is None
+    assert row_for("training", rows) is None
+
+
+@pytest.fixture(scope="module")
+def discovered() -> dict[str, dict[str, Any]]:
+    """The tap's catalog against the fake HiBob: key, replication, default selection."""
+    with FakeHibob() as fake:
+        config = {
+            "service_user_id": SERVICE_USER_ID,
+            "service_user_token": SERVICE_USER_TOKEN,
+            "api_url": fake.url,
+        }
+        catalog = TapHibob(config=config, parse_env_config=False).catalog_dict
+    streams = {}
+    for entry in catalog["streams"]:
+        root = next(m["metadata"] for m in entry["metadata"] if m["breadcrumb"] == [])
+        streams[entry["tap_stream_id"]] = {
+            "key": list(entry.get("key_properties") or []),
+            "replication": entry.get("replication_method"),
+            "selected": bool(root.get("selected-by-default")),
+        }
+    return streams
+
+
+def test_readme_streams_table_lists_every_default_stream(
+    discovered: dict[str, dict[str, Any]],
+) -> None:
+    rows = readme_streams()
+    default = sorted(name for name, s in discovered.items() if s["selected"])
+    missing = [name for name in default if row_for(name, rows) is None]
+    unknown = sorted(name for name in rows if "<" not in name and name not in discovered)
+    assert not missing, f"README.md's streams table lacks default streams: {missing}"
+    assert not unknown, f"README.md's streams table lists streams the tap lacks: {unknown}"
+
+
+def test_readme_streams_table_matches_the_tap(discovered: dict[str, dict[str, Any]]) -> None:
+    rows = readme_streams()
+    for name, stream in discovered.items():
+        listed = row_for(name, rows)
+        if listed is None:
+            continue
+        row = rows[listed]
+        assert re.findall(r"`([A-Za-z_]+)`", row["primary key"]) == stream["key"], name
+        selected = row["selected by default"].split()[0]
+        assert selected == ("yes" if stream["selected"] else "no"), name
+        wanted = {"full table": "FULL_TABLE", "incremental": "INCREMENTAL"}
+        if row["replication"] in wanted:  # "daily snapshot" is either, depending on the SDK use
+            assert wanted[row["replication"]] == stream["replication"], name
