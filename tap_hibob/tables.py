@@ -122,6 +122,9 @@ class TableStream(HibobStream):
     primary_keys = ("employeeId", "id")
     #: The People section whose "sections" permission gives current rows only.
     section: str = ""
+    #: Whether HiBob cuts this table to current rows without "section histories" (built-in
+    #: tables; custom tables have one permission for all their rows).
+    has_history_permission = True
 
     def __init__(self, tap: TapHibob, schema: dict[str, Any], spec: StreamSpec, **kw: Any) -> None:
         super().__init__(tap, schema=schema, name=spec.name, spec=spec)
@@ -212,7 +215,7 @@ class TableStream(HibobStream):
         # HiBob gives no signal when it truncates history, so this is a heuristic; the
         # message says how to tell. Silently missing payroll history is the worse outcome.
         if (
-            self.section
+            self.has_history_permission
             and employees >= SINGLE_ROW_WARNING_MIN_EMPLOYEES
             and findings.rows == employees
         ):
@@ -405,13 +408,11 @@ def table_streams(tap: TapHibob, metadata: Metadata) -> list[TableStream]:
             endpoints.section_of(table.category, section),
             selected_by_default=False,
         )
+        schema = table_schema(table.columns)
+        schema["description"] = f"HiBob table '{table.name}' ({table.id}), new since this release"
         streams.append(
             BulkTableStream(
-                tap,
-                table_schema(table.columns),
-                spec.stream_spec,
-                section=spec.section,
-                description=table.name,
+                tap, schema, spec.stream_spec, section=spec.section, description=table.name
             )
         )
     return streams
@@ -433,16 +434,18 @@ def custom_table_streams(tap: TapHibob, metadata: Metadata) -> list[TableStream]
         spec = StreamSpec(
             endpoints.custom_table_stream_name(table.id), endpoint, True, "ceil(rows / 200)"
         )
-        streams.append(
-            BulkTableStream(
-                tap,
-                custom_table_schema(table.columns),
-                spec,
-                section=category,
-                path_values={"table": table.id},
-                description=table.name,
-            )
+        schema = custom_table_schema(table.columns)
+        schema["description"] = f"HiBob custom table '{table.name}' (category {category})"
+        stream = BulkTableStream(
+            tap,
+            schema,
+            spec,
+            section=category,
+            path_values={"table": table.id},
+            description=table.name,
         )
+        stream.has_history_permission = False
+        streams.append(stream)
     return streams
 
 
