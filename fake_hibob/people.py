@@ -19,7 +19,7 @@ Behaviour follows hibob-api.md §2, §3 and §9, quirks included:
   nest (`children`), archived items only come with `includeArchived=true`, item ids repeat
   across lists and some ids are the label itself.
 
-Per-test toggles live in `app.options`:
+Per-test toggles are fields of `app.options` (fake_hibob/options.py):
 `drop_fields` (ids gone from metadata and search), `slash_only_fields` (ids whose value only
 comes as a slash key), `ssn_without_edit` ("obscure" default, or "omit"),
 `named_lists_shape` ("array" default, or "object"), `named_lists_items_key` ("both" default,
@@ -278,7 +278,7 @@ def field_specs(tenant: Tenant) -> list[FieldSpec]:
 
 
 def _live_specs(app: FakeHibob) -> dict[str, FieldSpec]:
-    dropped = set(app.options.get("drop_fields", ()))
+    dropped = set(app.options.drop_fields)
     return {s.id: s for s in field_specs(app.tenant) if s.id not in dropped}
 
 
@@ -803,13 +803,13 @@ def register(app: FakeHibob) -> None:
         obscure: set[str] = set()
         if not app.profile.grants(IDENTIFICATION_EDIT):
             ssn_ids = {s.id for s in specs if s.type == "ssn"}
-            if app.options.get("ssn_without_edit", "obscure") == "omit":
+            if app.options.ssn_without_edit == "omit":
                 specs = [s for s in specs if s.id not in ssn_ids]
             else:
                 obscure = ssn_ids
         ctx = _Ctx(app)
         mode = body.get("humanReadable", "")
-        slash_only = set(app.options.get("slash_only_fields", ()))
+        slash_only = set(app.options.slash_only_fields)
         people = _selected_employees(app, body)
         return json_reply(
             {
@@ -824,12 +824,12 @@ def register(app: FakeHibob) -> None:
         if not app.profile.in_group:
             return forbidden()
         archived = request.arg("includeArchived", "false") == "true"
-        key = app.options.get("named_lists_items_key", "both")
+        key = app.options.named_lists_items_key
         lists = {
             name: items if archived else _without_archived(items)
             for name, items in named_lists(app.tenant).items()
         }
-        if app.options.get("named_lists_shape", "array") == "object":
+        if app.options.named_lists_shape == "object":
             return json_reply({name: _list_body(name, items, key) for name, items in lists.items()})
         return json_reply([_list_body(name, items, key) for name, items in lists.items()])
 
@@ -842,7 +842,7 @@ def register(app: FakeHibob) -> None:
             return error_reply(404, "list.not.found", "List not found")
         if request.arg("includeArchived", "false") != "true":
             items = _without_archived(items)
-        key = app.options.get("named_lists_items_key", "both")
+        key = app.options.named_lists_items_key
         return json_reply(_list_body(match["name"], items, key))
 
 

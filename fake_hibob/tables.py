@@ -14,7 +14,7 @@ No friendlier than HiBob (hibob-api.md §4, §10):
 - entry ids repeat across employees, some rows are future-dated (`isCurrent: false`), rows
   carry `customColumns`, fte/weeklyHours/percentages are fractional, money is {value, currency}.
 
-Per-test switches in `app.options`:
+Per-test switches (fields of `app.options`, a FakeOptions):
 - `tables_shape`: "wrapped" (default, the current spec: each result's `values` holds one
   `{values: [rows], restricted_columns: {...}}`), "bare" (rows directly) or "mixed"
   (alternating per employee);
@@ -515,10 +515,10 @@ def _restrict(entry: Entry, restricted: dict[str, list[str]]) -> dict[str, Any]:
 
 def _results(app: FakeHibob, table: str, page: list[Entry]) -> list[dict[str, Any]]:
     """Group a page's rows by employee, in the row shape the test asked for."""
-    shape = app.options.get("tables_shape", "wrapped")
-    restricted = app.options.get("tables_restricted", {}).get(table, {})
-    human = app.options.get("tables_human_readable", False)
-    extra = app.options.get("tables_extra_column")
+    shape = app.options.tables_shape
+    restricted = app.options.tables_restricted.get(table, {})
+    human = app.options.tables_human_readable
+    extra = app.options.tables_extra_column
     results: list[dict[str, Any]] = []
     for entry in page:
         row = _restrict(entry, restricted) if restricted else dict(entry.row)
@@ -552,7 +552,7 @@ def _errors(app: FakeHibob, employee_ids: tuple[str, ...] | None) -> list[dict[s
         for i in employee_ids or ()
         if i not in visible
     ]
-    for n in range(int(app.options.get("tables_errors", 0))):
+    for n in range(app.options.tables_errors):
         errors.append({"employeeId": str(9000000000000000000 + n), "error": "No access"})
     return errors
 
@@ -581,12 +581,12 @@ def bulk_table(app: FakeHibob, request: Request, match: re.Match[str]) -> Reply:
             return _bad_request("The cursor was issued for different request parameters")
         offset = decoded["o"]
     entries = visible_entries(app, table, access, employee_ids)
-    start = max(0, offset - int(app.options.get("tables_overlap", 0))) if offset else 0
+    start = max(0, offset - app.options.tables_overlap) if offset else 0
     page = entries[start : offset + limit]
     next_cursor = None
     if offset + limit < len(entries):
         next_cursor = _encode_cursor(offset + limit, fingerprint)
-    if cursor is not None and app.options.get("tables_repeat_cursor"):
+    if cursor is not None and app.options.tables_repeat_cursor:
         next_cursor = cursor
     payload = {
         "results": _results(app, table, page),
@@ -594,7 +594,7 @@ def bulk_table(app: FakeHibob, request: Request, match: re.Match[str]) -> Reply:
         "errors": _errors(app, employee_ids),
     }
     headers = {}
-    if app.options.get("tables_restricted", {}).get(table):
+    if app.options.tables_restricted.get(table):
         headers["X-Has-Restricted-Columns"] = "true"
     return json_reply(payload, headers=headers)
 

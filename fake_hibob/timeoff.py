@@ -34,6 +34,7 @@ from fake_hibob.profiles import BALANCES, PENDING, TIME_OFF_SETTINGS, WHOS_OUT
 from fake_hibob.server import Reply, Request, error_reply, forbidden, json_reply
 
 if TYPE_CHECKING:
+    from fake_hibob.options import FakeOptions
     from fake_hibob.server import FakeHibob
     from fake_hibob.tenant import Employee, Tenant
 
@@ -168,10 +169,10 @@ def store(app: FakeHibob) -> Store:
 _GENERATION_LOCK = threading.Lock()
 
 
-def _generate(tenant: Tenant, options: dict[str, Any]) -> Store:
+def _generate(tenant: Tenant, options: FakeOptions) -> Store:
     data = Store()
     rng = tenant.rng("timeoff")
-    most = int(options.get("timeoff_requests_per_employee", 5))
+    most = options.timeoff_requests_per_employee
     first = add_months(tenant.now, -HISTORY_MONTHS)
     weights = [p.weight for p in POLICY_TYPES]
     for employee in tenant.employees:
@@ -503,7 +504,7 @@ def get_balance(app: FakeHibob, request: Request, match: re.Match[str]) -> Reply
         return _bad("timeoff.balance.params", "policyType and date (YYYY-MM-DD) are required")
     employee_id = unquote(match["employee"])
     visible = {e.id for e in app.visible_employees()}
-    missing = app.options.get("timeoff_missing_employees", set())
+    missing = app.options.timeoff_missing_employees
     if employee_id not in visible or employee_id in missing:
         return error_reply(404, "employee.not.found", "Employee not found")
     policy = POLICY_BY_NAME.get(policy_name)
