@@ -144,7 +144,7 @@ def get_employee_rows(app: FakeHibob, request: Request, match: re.Match[str]) ->
         return _not_found(table_id)
     if not app.profile.sees_category(_section(table)):
         return forbidden()
-    if employee_id not in {e.id for e in app.visible_employees()}:
+    if employee_id not in app.visible_ids():
         return error_reply(404, "employee.not.found", "Employee not found")
     index = app.tenant.data.setdefault("custom_tables_by_employee", {})
     if table_id not in index:

@@ -23,7 +23,11 @@ Per-test toggles are fields of `app.options` (fake_hibob/options.py):
 `drop_fields` (ids gone from metadata and search), `slash_only_fields` (ids whose value only
 comes as a slash key), `ssn_without_edit` ("obscure" default, or "omit"),
 `named_lists_shape` ("array" default, or "object"), `named_lists_items_key` ("both" default,
-"values" or "items").
+"values" or "items"), `max_filter_values` (a search filter with more values is a 400
+`people.search.filter.too.many.values`).
+
+Volatile fields: `root.coverImageUrl` carries a token and People Analytics scores that change
+every day (derived from `tenant.now`), like age and tenure.
 
 Values are computed on demand from (employee index, field) with integer hashing, so a
 20,000-employee tenant costs nothing until read and nothing is stored per employee.

@@ -1,10 +1,11 @@
 """A fake HiBob API on 127.0.0.1, no friendlier than the real one.
 
 Core behaviour lives here: HTTP Basic auth, per-endpoint rate limits in fixed windows with
-X-RateLimit-* headers and 429s, the web app's HTML 200 for unknown paths, 400 for a GET sent
+X-RateLimit-* headers and 429s (optionally shared between keys, or partly spent by another
+client of the same service user), the web app's HTML 200 for unknown paths, 400 for a GET sent
 with Content-Type, fault injection (5xx, connection resets, truncated bodies, stalls, bursts
 of 429) and a request log tests assert on. Each HiBob domain registers its routes from its
-own module (people, tables, timeoff, company).
+own module (people, tables, custom_tables, payments, timeoff, company).
 """
 
 from __future__ import annotations
@@ -178,6 +179,14 @@ class FakeHibob:
         statuses = self.profile.lifecycle_statuses
         return [e for e in self.tenant.employees if e.lifecycle in statuses]
 
+    def visible_ids(self) -> frozenset[str]:
+        """Ids of `visible_employees()`, cached: per-employee routes check one id each."""
+        key = ("visible_ids", self.profile.lifecycle_statuses, len(self.tenant.employees))
+        ids = self.tenant.data.get(key)
+        if ids is None:
+            ids = self.tenant.data[key] = frozenset(e.id for e in self.visible_employees())
+        return ids  # type: ignore[no-any-return]
+
     def requests_to(self, path_prefix: str = "", status: int | None = None) -> list[Request]:
         with self._lock:
             return [
@@ -187,7 +196,10 @@ class FakeHibob:
             ]
 
     def start(self) -> FakeHibob:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll interval: stop() waits for the serving loop to notice, 0.5 s by default.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 

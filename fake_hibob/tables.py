@@ -1,8 +1,15 @@
-"""Fake HiBob employee tables: `GET /v1/bulk/people/{table}`, cursor-paginated.
+"""Fake HiBob employee tables: bulk reads, their metadata and training.
 
-No friendlier than HiBob (hibob-api.md §4, §10):
-- only the seven tables below answer; any other name (e.g. `entitlements`) falls through to
-  the web app's HTML 200 of the core server;
+Routes (docs/development/hibob-api.md, "Employee tables"):
+- `GET /v1/bulk/people/{table}` for the tables in SECTIONS and a test's `extra_tables`,
+  rate-limited per table (`bulk_work`, `bulk_right-to-work`, ...); `deductions` and
+  `entitlements` answer 404 `table.not.found`; any other name (`dependent`,
+  `right-to-works`, `training`) falls through to the web app's HTML 200;
+- `GET /v1/company/people/employee-tables/metadata` and `/metadata/{table}`: every built-in
+  table with a data endpoint (fake_hibob/catalog.py), no permission needed;
+- `GET /v1/people/{id}/training`: one employee's training rows.
+
+No friendlier than HiBob:
 - `limit` is 1-200 (default 50) and counts table rows, so one employee's rows can be split
   across two pages; anything else is a 400;
 - the cursor is opaque standard base64 (`+`, `/`, `=`): a client that does not URL-encode it
@@ -13,6 +20,10 @@ No friendlier than HiBob (hibob-api.md §4, §10):
   employee's current row, "history" → all rows; employees outside the access scope are absent;
 - entry ids repeat across employees, some rows are future-dated (`isCurrent: false`), rows
   carry `customColumns`, fte/weeklyHours/percentages are fractional, money is {value, currency}.
+
+"Current" rows: the effective row of historical tables; one per type for deductions and
+entitlements (multi-current); the latest variable and equity row; unexpired right-to-work
+documents; every dependent and every training record (simple tables).
 
 Per-test switches (fields of `app.options`, a FakeOptions):
 - `tables_shape`: "wrapped" (default, the current spec: each result's `values` holds one
@@ -27,7 +38,11 @@ Per-test switches (fields of `app.options`, a FakeOptions):
 - `tables_human_readable`: rows carry a `humanReadable` copy (dates as dd/MM/yyyy);
 - `tables_extra_column`: rows carry one more column (a column HiBob added after our schema);
 - `tables_overlap`: each page after the first repeats this many rows of the previous page
-  (an offset that shifted while the table changed).
+  (an offset that shifted while the table changed);
+- `extra_table_columns`: {table: [columns]} adds custom columns to the metadata and a value
+  for each to every row's `customColumns` (added when served: the cache is untouched);
+- `extra_tables`: whole tables with metadata and a bulk route, 0-3 rows per employee;
+- `table_metadata_answer`: "403", "404" or "html" makes the metadata endpoints unavailable.
 
 Rows are generated once per table and cached in `tenant.data`; pages are slices of a cached
 row list, so 20,000-employee tenants stay fast.
@@ -950,7 +965,7 @@ def _results(app: FakeHibob, table: str, page: list[Entry]) -> list[dict[str, An
 
 
 def _errors(app: FakeHibob, employee_ids: tuple[str, ...] | None) -> list[dict[str, str]]:
-    visible = {e.id for e in app.visible_employees()}
+    visible = app.visible_ids()
     errors = [
         {"employeeId": i, "error": "Employee not found or not accessible"}
         for i in employee_ids or ()
@@ -1086,7 +1101,7 @@ def get_training(app: FakeHibob, request: Request, match: re.Match[str]) -> Repl
     if app.profile.table_access("Training") is None:
         return forbidden()
     employee_id = match["employee"]
-    if employee_id not in {e.id for e in app.visible_employees()}:
+    if employee_id not in app.visible_ids():
         return error_reply(404, "employee.not.found", "Employee not found")
     rows = employee_rows(app, "training", employee_id)
     added = extra_columns(app, "training")
