@@ -161,11 +161,11 @@ def register(app: FakeHibob) -> None:
     app.route(
         "GET", r"/v1/people/custom-tables/metadata/(?P<table>[^/]+)", "custom_table_metadata"
     )(get_one_metadata)
-    app.route(
-        "GET", r"/v1/bulk/people/custom-tables/(?P<table>[^/]+)", "bulk_custom_table_{table}"
-    )(get_bulk)
-    app.route(
-        "GET",
-        r"/v1/people/custom-tables/(?P<employee>[^/]+)/(?P<table>[^/]+)",
-        "people_custom_table_{table}",
-    )(get_employee_rows)
+    # Each table its own route with a concrete key (tests read `route.endpoint`); any other
+    # id reaches the catch-all routes, which answer 404.
+    patterns = [(re.escape(t["id"]), t["id"]) for t in CUSTOM_TABLES] + [("[^/]+", "{table}")]
+    for pattern, key in patterns:
+        bulk_path = f"/v1/bulk/people/custom-tables/(?P<table>{pattern})"
+        app.route("GET", bulk_path, f"bulk_custom_table_{key}")(get_bulk)
+        employee_path = f"/v1/people/custom-tables/(?P<employee>[^/]+)/(?P<table>{pattern})"
+        app.route("GET", employee_path, f"people_custom_table_{key}")(get_employee_rows)

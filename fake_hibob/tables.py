@@ -1059,9 +1059,8 @@ def bulk_table(app: FakeHibob, request: Request, match: re.Match[str]) -> Reply:
     )
 
 
-def _is_bulk_table(app: FakeHibob, match: re.Match[str]) -> bool:
-    table = match["table"]
-    return table in SECTIONS or table in NOT_FOUND_TABLES or table in extra_tables(app)
+def _is_extra(app: FakeHibob, match: re.Match[str]) -> bool:
+    return match["table"] in extra_tables(app)
 
 
 # Metadata and training -------------------------------------------------------------------
@@ -1122,8 +1121,13 @@ def _employees_by_id(tenant: Tenant) -> dict[str, Employee]:
 
 
 def register(app: FakeHibob) -> None:
-    """Bulk tables answer under `bulk_<table>` (bulk_work, bulk_right-to-work, ...)."""
-    app.route("GET", r"/v1/bulk/people/(?P<table>[A-Za-z0-9_-]+)", "bulk_{table}", _is_bulk_table)(
+    """Each table its own route and rate-limit key (bulk_work, bulk_right-to-work, ...): tests
+    read `route.endpoint`. A test's extra tables share one route that names the key."""
+    for table in (*SECTIONS, *NOT_FOUND_TABLES):
+        app.route("GET", f"/v1/bulk/people/(?P<table>{re.escape(table)})", f"bulk_{table}")(
+            bulk_table
+        )
+    app.route("GET", r"/v1/bulk/people/(?P<table>[A-Za-z0-9_-]+)", "bulk_{table}", _is_extra)(
         bulk_table
     )
     app.route("GET", "/v1/company/people/employee-tables/metadata", "table_metadata")(
