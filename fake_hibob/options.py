@@ -73,9 +73,11 @@ class FakeOptions:
 
     # Rate limits (fake_hibob/server.py) -------------------------------------------------
     foreign_usage: dict[str, int] = field(default_factory=dict)
-    """{bucket: n}: another client of the same service user spends n requests per window."""
+    """{bucket: n}: another client of the service user spends n requests at each window start
+    (a bucket is an endpoint key, or "shared" for the shared bucket)."""
     shared_bucket: list[str] = field(default_factory=list)
-    """Endpoint keys sharing one window budget ("bulk" means every `bulk_*` key)."""
+    """Endpoint keys counted in one budget, bucket "shared" ("bulk": every `bulk_*` key); its
+    limit is `limits["shared"]` if set, else the requested key's own limit."""
 
     def __post_init__(self) -> None:
         for name, allowed in _CHOICES.items():

@@ -134,3 +134,11 @@ def test_rate_limit_headers_on_every_api_answer() -> None:
         ), response.status_code
     assert burst.headers["X-RateLimit-Remaining"] == "0"
     assert failed.status_code >= 500
+
+
+def test_foreign_usage_of_the_shared_bucket() -> None:
+    options = {"shared_bucket": ["bulk"], "foreign_usage": {"shared": 3}}
+    with FakeHibob(employees=3, window_seconds=3600, limits={"shared": 5}, options=options) as fake:
+        answers = [get(fake, f"/v1/bulk/people/{t}") for t in ("work", "lifecycle", "address")]
+    assert [r.status_code for r in answers] == [200, 200, 429]
+    assert [remaining(r) for r in answers] == [1, 0, 0]
