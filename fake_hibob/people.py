@@ -19,11 +19,15 @@ Behaviour follows hibob-api.md §2, §3 and §9, quirks included:
   nest (`children`), archived items only come with `includeArchived=true`, item ids repeat
   across lists and some ids are the label itself.
 
-Per-test toggles live in `app.options`:
+Per-test toggles are fields of `app.options` (fake_hibob/options.py):
 `drop_fields` (ids gone from metadata and search), `slash_only_fields` (ids whose value only
 comes as a slash key), `ssn_without_edit` ("obscure" default, or "omit"),
 `named_lists_shape` ("array" default, or "object"), `named_lists_items_key` ("both" default,
-"values" or "items").
+"values" or "items"), `max_filter_values` (a search filter with more values is a 400
+`people.search.filter.too.many.values`).
+
+Volatile fields: `root.coverImageUrl` carries a token and People Analytics scores that change
+every day (derived from `tenant.now`), like age and tenure.
 
 Values are computed on demand from (employee index, field) with integer hashing, so a
 20,000-employee tenant costs nothing until read and nothing is stored per employee.
@@ -38,7 +42,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from fake_hibob.profiles import BASIC, EVERYTHING, IDENTIFICATION_EDIT
+from fake_hibob.catalog import CUSTOM_TABLE_LISTS, TABLE_LISTS
+from fake_hibob.profiles import BASIC, IDENTIFICATION_EDIT
 from fake_hibob.server import Reply, Request, error_reply, forbidden, json_reply
 from fake_hibob.tenant import DEPARTMENTS, SITES
 
@@ -64,6 +69,7 @@ CATEGORIES = {
     "payroll": "Payroll",
     "lifecycle": "Lifecycle",
     "eeo": "EEO",
+    "peopleAnalytics": "People Analytics",
     CUSTOM_CATEGORY: CUSTOM_CATEGORY_NAME,
 }
 # Categories a search without `fields` returns (HiBob's default set; never custom fields).
@@ -85,6 +91,8 @@ _STANDARD: list[tuple[str, str, str, str, str | None, bool, str | None]] = [
     ("root.creationDateTime", "time", "root", "Creation timestamp", None, False,
      "creationDateTime"),
     ("root.avatarUrl", "avatar", "root", "Avatar URL", None, False, "avatarUrl"),
+    ("root.coverImageUrl", "avatar", "root", "Cover image URL", None, False,
+     "coverImageUrl"),
     ("about.about", "text-area", "about", "About", None, False, None),
     ("about.hobbies", "multi-list", "about", "Hobbies", "hobbies", False, None),
     ("about.socialData.linkedin", "text", "about", "Social - LinkedIn", None, False, None),
@@ -156,7 +164,10 @@ _STANDARD: list[tuple[str, str, str, str, str | None, bool, str | None]] = [
     ("payroll.variable.Executive bonus.amount", "currency", "payroll",
      "Variable Pay/Executive bonus/Amount", None, True, None),
     ("actualPayment.payDate", "date", "payroll", "Payment Date", None, False, None),
+    ("actualPayment.payType", "list", "payroll", "Pay type", "payType", False, None),
     ("actualPayment.amount", "currency", "payroll", "Amount", None, False, None),
+    ("actualPayment.change.reason", "text", "payroll", "Change reason", None, False, None),
+    ("actualPayment.change.changedBy", "text", "payroll", "Changed by", None, False, None),
     ("internal.status", "list", "lifecycle", "Status", "status", True, None),
     ("internal.lifecycleStatus", "list", "lifecycle", "Lifecycle status", "lifecycleStatus",
      True, None),
@@ -171,6 +182,13 @@ _STANDARD: list[tuple[str, str, str, str, str | None, bool, str | None]] = [
      None),
     ("eeo.ethnicity", "list", "eeo", "Ethnicity", "ethnicity", False, None),
     ("eeo.jobCategory", "list", "eeo", "Job category", "jobCategory", False, None),
+    # Computed daily by HiBob: values change from one day to the next.
+    ("peopleAnalytics.lowRetentionRiskIndicator", "list", "peopleAnalytics",
+     "Low retention risk indicator", "retentionRisk", False, None),
+    ("peopleAnalytics.riskCounter", "number", "peopleAnalytics", "Risk counter", None, False,
+     None),
+    ("peopleAnalytics.lastCalculated", "date", "peopleAnalytics", "Last calculated", None,
+     False, None),
 ]
 # fmt: on
 _STANDARD_IDS = frozenset(row[0] for row in _STANDARD)
@@ -278,7 +296,7 @@ def field_specs(tenant: Tenant) -> list[FieldSpec]:
 
 
 def _live_specs(app: FakeHibob) -> dict[str, FieldSpec]:
-    dropped = set(app.options.get("drop_fields", ()))
+    dropped = set(app.options.drop_fields)
     return {s.id: s for s in field_specs(app.tenant) if s.id not in dropped}
 
 
@@ -344,6 +362,7 @@ def _predefined_lists() -> dict[str, list[dict]]:
                 ],
             ),
         ],
+        "retentionRisk": [_item("1", "Low"), _item("2", "Medium"), _item("3", "High")],
         "customTree": [
             _item("1", "Hardware", children=[_item("11", "Laptop"), _item("12", "Monitor")]),
             _item("2", "Software", children=[_item("21", "IDE licence")]),
@@ -351,11 +370,17 @@ def _predefined_lists() -> dict[str, list[dict]]:
     }
 
 
-def named_lists(tenant: Tenant) -> dict[str, list[dict]]:
-    """Every named list (archived items included), predefined or generated per listId."""
+def named_lists(tenant: Tenant, *, custom_tables: bool = True) -> dict[str, list[dict]]:
+    """Every named list (archived items included): predefined, of table columns (ids as the
+    rows carry them), of custom-table columns (`<tableId>.<columnId>`, only when the tenant
+    has custom tables) or generated per listId."""
+    if not custom_tables:
+        return {k: v for k, v in named_lists(tenant).items() if k not in CUSTOM_TABLE_LISTS}
     cached = tenant.data.get("people.named_lists")
     if cached is None:
         cached = _predefined_lists()
+        for name, pairs in {**TABLE_LISTS, **CUSTOM_TABLE_LISTS}.items():
+            cached.setdefault(name, [_item(item_id, label) for item_id, label in pairs])
         for spec in field_specs(tenant):
             if spec.list_id and spec.list_id not in cached:
                 cached[spec.list_id] = [
@@ -499,6 +524,16 @@ def _specific(ctx: _Ctx, e: Employee, spec: FieldSpec) -> Any:
             return stamp.strftime("%Y-%m-%dT%H:%M:%S") + f".{e.index * 7919 % 1000000:06d}"
         case "root.avatarUrl":
             return f"https://images.hibob.com/avatars/{e.id}.png"
+        case "root.coverImageUrl":
+            # A signed URL that expires: its token changes every day.
+            token = _mix(e.index, spec.salt + ctx.today.toordinal()) % 16**8
+            return f"https://images.hibob.com/covers/{e.id}.jpg?token={token:08x}"
+        case "peopleAnalytics.lowRetentionRiskIndicator":
+            return ("1", "2", "3")[_daily(ctx, e, spec) % 3]
+        case "peopleAnalytics.riskCounter":
+            return _daily(ctx, e, spec) % 12
+        case "peopleAnalytics.lastCalculated":
+            return ctx.today.isoformat()
         case "work.department":
             return e.department
         case "work.site":
@@ -564,6 +599,11 @@ def _specific(ctx: _Ctx, e: Employee, spec: FieldSpec) -> Any:
             h = _mix(e.index, spec.salt)
             return f"{100 + h % 800:03d}-{10 + h % 89:02d}-{1000 + h % 8999:04d}"
     return _generic(ctx, e, spec)
+
+
+def _daily(ctx: _Ctx, e: Employee, spec: FieldSpec) -> int:
+    """A hash of (employee, field, day): People Analytics recomputes its scores daily."""
+    return _mix(e.index, spec.salt + ctx.today.toordinal() * 7919) >> 7
 
 
 def _generic(ctx: _Ctx, e: Employee, spec: FieldSpec) -> Any:
@@ -711,13 +751,11 @@ def _check_search(body: Any) -> Reply | None:
 
 def _visible_categories(app: FakeHibob) -> set[str]:
     profile = app.profile
-    everything = profile.in_group and profile.permissions >= EVERYTHING
     seen = {"root"} if profile.grants(BASIC) else set()
     for category, display in CATEGORIES.items():
-        if category == "root":
-            continue
-        # Custom categories are only in a group that was given "everything".
-        if profile.sees_category(display) or (everything and category == CUSTOM_CATEGORY):
+        # Custom categories too: "People > Equipment > View selected employees' Equipment
+        # sections" (only profile "all" has it).
+        if category != "root" and profile.sees_category(display):
             seen.add(category)
     return seen
 
@@ -797,19 +835,28 @@ def register(app: FakeHibob) -> None:
         problem = _check_search(body)
         if problem is not None:
             return problem
+        cap = app.options.max_filter_values
+        if cap is not None and body.get("filters") and len(body["filters"][0]["values"]) > cap:
+            # HiBob documents no maximum; a tenant that has one is what the tap's batch
+            # halving is for (docs/development/hibob-api.md, People search).
+            return error_reply(
+                400,
+                "people.search.filter.too.many.values",
+                f"A filter accepts at most {cap} values",
+            )
         if not app.profile.grants(BASIC):
             return json_reply({"employees": []})  # Basic info is what surfaces employees
         specs = _requested_specs(app, body)
         obscure: set[str] = set()
         if not app.profile.grants(IDENTIFICATION_EDIT):
             ssn_ids = {s.id for s in specs if s.type == "ssn"}
-            if app.options.get("ssn_without_edit", "obscure") == "omit":
+            if app.options.ssn_without_edit == "omit":
                 specs = [s for s in specs if s.id not in ssn_ids]
             else:
                 obscure = ssn_ids
         ctx = _Ctx(app)
         mode = body.get("humanReadable", "")
-        slash_only = set(app.options.get("slash_only_fields", ()))
+        slash_only = set(app.options.slash_only_fields)
         people = _selected_employees(app, body)
         return json_reply(
             {
@@ -824,12 +871,14 @@ def register(app: FakeHibob) -> None:
         if not app.profile.in_group:
             return forbidden()
         archived = request.arg("includeArchived", "false") == "true"
-        key = app.options.get("named_lists_items_key", "both")
+        key = app.options.named_lists_items_key
         lists = {
             name: items if archived else _without_archived(items)
-            for name, items in named_lists(app.tenant).items()
+            for name, items in named_lists(
+                app.tenant, custom_tables=app.options.custom_tables
+            ).items()
         }
-        if app.options.get("named_lists_shape", "array") == "object":
+        if app.options.named_lists_shape == "object":
             return json_reply({name: _list_body(name, items, key) for name, items in lists.items()})
         return json_reply([_list_body(name, items, key) for name, items in lists.items()])
 
@@ -837,12 +886,13 @@ def register(app: FakeHibob) -> None:
     def get_named_list(app: FakeHibob, request: Request, match: re.Match[str]) -> Reply:
         if not app.profile.in_group:
             return forbidden()
-        items = named_lists(app.tenant).get(match["name"])  # names are case-sensitive
+        lists = named_lists(app.tenant, custom_tables=app.options.custom_tables)
+        items = lists.get(match["name"])  # names are case-sensitive
         if items is None:
             return error_reply(404, "list.not.found", "List not found")
         if request.arg("includeArchived", "false") != "true":
             items = _without_archived(items)
-        key = app.options.get("named_lists_items_key", "both")
+        key = app.options.named_lists_items_key
         return json_reply(_list_body(match["name"], items, key))
 
 

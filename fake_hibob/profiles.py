@@ -56,7 +56,19 @@ SEED_OPTIONAL = frozenset(
     }
 )
 SEED = SEED_REQUIRED | SEED_OPTIONAL
-EVERYTHING = SEED | {view("About"), TIME_OFF_SETTINGS, IDENTIFICATION_EDIT}
+# Beyond the seed guide: the custom category "Equipment", People Analytics, Training and the
+# histories of Home (dependents) and Identification (right to work).
+EVERYTHING = SEED | {
+    view("About"),
+    TIME_OFF_SETTINGS,
+    IDENTIFICATION_EDIT,
+    view("Equipment"),
+    view("People Analytics"),
+    view("Training"),
+    history("Training"),
+    history("Home"),
+    history("Identification"),
+}
 ALL_STATUSES = frozenset({"hired", "employed", "terminated"})
 
 

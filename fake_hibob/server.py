@@ -1,10 +1,11 @@
 """A fake HiBob API on 127.0.0.1, no friendlier than the real one.
 
 Core behaviour lives here: HTTP Basic auth, per-endpoint rate limits in fixed windows with
-X-RateLimit-* headers and 429s, the web app's HTML 200 for unknown paths, 400 for a GET sent
+X-RateLimit-* headers and 429s (optionally shared between keys, or partly spent by another
+client of the same service user), the web app's HTML 200 for unknown paths, 400 for a GET sent
 with Content-Type, fault injection (5xx, connection resets, truncated bodies, stalls, bursts
 of 429) and a request log tests assert on. Each HiBob domain registers its routes from its
-own module (people, tables, timeoff, company).
+own module (people, tables, custom_tables, payments, timeoff, company).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from fake_hibob.options import FakeOptions
 from fake_hibob.profiles import PROFILES, Profile
 from fake_hibob.tenant import Employee, Tenant
 
@@ -31,7 +33,7 @@ SERVICE_USER_ID = "SERVICE-USER-FAKE-0001"
 SERVICE_USER_TOKEN = "fake-token-DO-NOT-LEAK-5f3a9c1e7b2d"
 # Bound at import: tests patch time.sleep to skip the tap's waits, not the fake's.
 _sleep = time.sleep
-DOMAINS = ("people", "tables", "timeoff", "company")
+DOMAINS = ("people", "tables", "custom_tables", "payments", "timeoff", "company")
 HTML_PAGE = b"<!DOCTYPE html><html><head><title>Bob</title></head><body>Bob</body></html>"
 
 # Limits the fake enforces per endpoint key, per window. HiBob's published ones; the rest
@@ -98,14 +100,22 @@ def forbidden() -> Reply:
 
 
 Handler = Callable[["FakeHibob", Request, "re.Match[str]"], Reply]
+Accept = Callable[["FakeHibob", "re.Match[str]"], bool]
 
 
 @dataclass
 class Route:
+    """`endpoint` is the rate-limit key; `{group}` in it is filled from the path match.
+    A route whose `accept` says no is not there: the path falls through to the web app."""
+
     method: str
     pattern: re.Pattern[str]
     endpoint: str
     handler: Handler
+    accept: Accept | None = None
+
+    def key(self, match: re.Match[str]) -> str:
+        return self.endpoint.format(**match.groupdict()) if "{" in self.endpoint else self.endpoint
 
 
 class FakeHibob:
@@ -124,7 +134,7 @@ class FakeHibob:
         user_id: str = SERVICE_USER_ID,
         token: str = SERVICE_USER_TOKEN,
         port: int = 0,
-        options: dict[str, Any] | None = None,
+        options: FakeOptions | dict[str, Any] | None = None,
     ) -> None:
         self.tenant = tenant or Tenant.generate(employees)
         self.profile = PROFILES[profile] if isinstance(profile, str) else profile
@@ -132,7 +142,7 @@ class FakeHibob:
         self.limits = {**LIMITS, **(limits or {})}
         self.latency = latency
         self.faults = faults or Faults()
-        self.options: dict[str, Any] = options or {}
+        self.options = FakeOptions.of(options)
         self._auth = "Basic " + base64.b64encode(f"{user_id}:{token}".encode()).decode()
         self._rng = random.Random(self.faults.seed)
         self._lock = threading.Lock()
@@ -147,11 +157,14 @@ class FakeHibob:
 
     # Registration and state -----------------------------------------------------------
 
-    def route(self, method: str, pattern: str, endpoint: str) -> Callable[[Handler], Handler]:
+    def route(
+        self, method: str, pattern: str, endpoint: str, accept: Accept | None = None
+    ) -> Callable[[Handler], Handler]:
         """Register a handler for `method` on paths matching `pattern` (anchored)."""
 
         def add(handler: Handler) -> Handler:
-            self.routes.append(Route(method, re.compile(f"^{pattern}$"), endpoint, handler))
+            route = Route(method, re.compile(f"^{pattern}$"), endpoint, handler, accept)
+            self.routes.append(route)
             return handler
 
         return add
@@ -166,6 +179,14 @@ class FakeHibob:
         statuses = self.profile.lifecycle_statuses
         return [e for e in self.tenant.employees if e.lifecycle in statuses]
 
+    def visible_ids(self) -> frozenset[str]:
+        """Ids of `visible_employees()`, cached: per-employee routes check one id each."""
+        key = ("visible_ids", self.profile.lifecycle_statuses, len(self.tenant.employees))
+        ids = self.tenant.data.get(key)
+        if ids is None:
+            ids = self.tenant.data[key] = frozenset(e.id for e in self.visible_employees())
+        return ids  # type: ignore[no-any-return]
+
     def requests_to(self, path_prefix: str = "", status: int | None = None) -> list[Request]:
         with self._lock:
             return [
@@ -175,7 +196,10 @@ class FakeHibob:
             ]
 
     def start(self) -> FakeHibob:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll interval: stop() waits for the serving loop to notice, 0.5 s by default.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -196,14 +220,20 @@ class FakeHibob:
         if self.latency:
             _sleep(self.latency)
         route, match = self._match(request)
-        request.endpoint = route.endpoint if route else "unknown"
+        endpoint = route.key(match) if route is not None and match is not None else "unknown"
+        request.endpoint = endpoint
         if request.headers.get("authorization") != self._auth:
-            return error_reply(401, "unauthorized", "Unauthorized")
+            reply = error_reply(401, "unauthorized", "Unauthorized")
+            if route is not None:
+                reply.headers.update(self._window_headers(endpoint))
+            return reply
         if route is None or match is None:
             return Reply(200, HTML_PAGE, "text/html; charset=utf-8")
         if request.method == "GET" and "content-type" in request.headers:
-            return Reply(400, HTML_PAGE, "text/html; charset=utf-8")
-        limited = self._rate_limit(route.endpoint)
+            reply = Reply(400, HTML_PAGE, "text/html; charset=utf-8")
+            reply.headers.update(self._window_headers(endpoint))
+            return reply
+        limited = self._rate_limit(endpoint)
         if limited is not None:
             return limited
         fault = self._roll_fault()
@@ -211,50 +241,81 @@ class FakeHibob:
         if fault == "reset":
             return None
         if fault == "error":
-            return error_reply(self._rng.choice([500, 502, 503, 504]), "error", "Server error")
-        if fault == "stall":
-            _sleep(self.faults.stall_seconds)
-        reply = route.handler(self, request, match)
-        reply.headers.update(self._window_headers(route.endpoint))
+            status = self._rng.choice([500, 502, 503, 504])
+            reply = error_reply(status, "error", "Server error")
+        else:
+            if fault == "stall":
+                _sleep(self.faults.stall_seconds)
+            reply = route.handler(self, request, match)
+        reply.headers.update(self._window_headers(endpoint))
         if fault == "truncate" and reply.status == 200 and len(reply.body) > 2:
             reply.body = reply.body[: len(reply.body) // 2]
         return reply
 
     def _match(self, request: Request) -> tuple[Route | None, re.Match[str] | None]:
         for route in self.routes:
-            if route.method == request.method and (m := route.pattern.match(request.path)):
+            if route.method != request.method or not (m := route.pattern.match(request.path)):
+                continue
+            if route.accept is None or route.accept(self, m):
                 return route, m
         return None, None
 
+    # Rate limits: fixed windows per bucket. A bucket is an endpoint key, or "shared" for
+    # the keys in `options.shared_bucket` (a tenant limiting, say, all bulk reads together).
+    # Another client of the same service user spends `options.foreign_usage[bucket]`
+    # requests at the start of every window (docs/development/hibob-api.md, General rules).
+
+    def _bucket(self, endpoint: str) -> str:
+        shared = self.options.shared_bucket
+        if endpoint in shared or ("bulk" in shared and endpoint.startswith("bulk_")):
+            return "shared"
+        return endpoint
+
     def _limit(self, endpoint: str) -> int:
+        if self._bucket(endpoint) == "shared" and "shared" in self.limits:
+            return self.limits["shared"]
         return self.limits.get(endpoint, DEFAULT_LIMIT)
 
     def _window(self) -> int:
         return int(time.time() // self.window_seconds)
 
-    def _window_headers(self, endpoint: str) -> dict[str, str]:
-        window, used = self._windows.get(endpoint, (self._window(), 0))
+    def _used(self, bucket: str) -> tuple[int, int]:
+        """(window, requests used in it) of one bucket; call with the lock held."""
+        window = self._window()
+        stored = self._windows.get(bucket)
+        if stored is None or stored[0] != window:
+            stored = (window, max(0, int(self.options.foreign_usage.get(bucket, 0))))
+            self._windows[bucket] = stored
+        return stored
+
+    def _headers(self, endpoint: str) -> dict[str, str]:
+        """X-RateLimit-* of the endpoint's bucket; call with the lock held."""
+        window, used = self._used(self._bucket(endpoint))
         reset = (window + 1) * self.window_seconds
+        limit = self._limit(endpoint)
         return {
-            "X-RateLimit-Limit": str(self._limit(endpoint)),
-            "X-RateLimit-Remaining": str(max(0, self._limit(endpoint) - used)),
+            "X-RateLimit-Limit": str(limit),
+            "X-RateLimit-Remaining": str(max(0, limit - used)),
             "X-RateLimit-Reset": f"{reset:.3f}".rstrip("0").rstrip("."),
         }
+
+    def _window_headers(self, endpoint: str) -> dict[str, str]:
+        with self._lock:
+            return self._headers(endpoint)
 
     def _rate_limit(self, endpoint: str) -> Reply | None:
         with self._lock:
             if self.faults.burst_429 > 0:
                 self.faults.burst_429 -= 1
                 reset = time.time() + self.faults.burst_reset_seconds
-                return error_reply_with(429, {"X-RateLimit-Reset": f"{reset:.3f}"})
-            window = self._window()
-            current, used = self._windows.get(endpoint, (window, 0))
-            if current != window:
-                used = 0
+                headers = {**self._headers(endpoint), "X-RateLimit-Remaining": "0"}
+                return error_reply_with(429, {**headers, "X-RateLimit-Reset": f"{reset:.3f}"})
+            bucket = self._bucket(endpoint)
+            window, used = self._used(bucket)
             used += 1
-            self._windows[endpoint] = (window, used)
+            self._windows[bucket] = (window, used)
             if used > self._limit(endpoint):
-                return error_reply_with(429, self._window_headers(endpoint))
+                return error_reply_with(429, self._headers(endpoint))
         return None
 
     def _roll_fault(self) -> str:

@@ -13,7 +13,9 @@
 
 Requests under the private policy are invisible without the private-policy permission
 (`PRIVATE`, which no stock profile grants); a custom-named policy shows its public name
-without it. Pending changes need the pending permission and includePending=true.
+without it. Pending changes need the pending permission and includePending=true; without the
+permission they are left out, or (`options.pending_without_permission = "403"`) the whole
+request is refused.
 The data is generated once per tenant, spread over the 30 months before `tenant.now`, and
 kept sorted by change time so a window is a bisect and a slice (cheap at 20,000 people).
 """
@@ -34,11 +36,14 @@ from fake_hibob.profiles import BALANCES, PENDING, TIME_OFF_SETTINGS, WHOS_OUT
 from fake_hibob.server import Reply, Request, error_reply, forbidden, json_reply
 
 if TYPE_CHECKING:
+    from fake_hibob.options import FakeOptions
     from fake_hibob.server import FakeHibob
     from fake_hibob.tenant import Employee, Tenant
 
 PRIVATE = "Timeoff > See who's out today > See who's out because of private policy"
 HISTORY_MONTHS = 30
+# A third of the requests made in the last PENDING_DAYS still wait for approval.
+PENDING_DAYS = 21
 MAX_WINDOW_MONTHS = 6
 HOURLY_TYPES = (
     "hours",
@@ -168,10 +173,10 @@ def store(app: FakeHibob) -> Store:
 _GENERATION_LOCK = threading.Lock()
 
 
-def _generate(tenant: Tenant, options: dict[str, Any]) -> Store:
+def _generate(tenant: Tenant, options: FakeOptions) -> Store:
     data = Store()
     rng = tenant.rng("timeoff")
-    most = int(options.get("timeoff_requests_per_employee", 5))
+    most = options.timeoff_requests_per_employee
     first = add_months(tenant.now, -HISTORY_MONTHS)
     weights = [p.weight for p in POLICY_TYPES]
     for employee in tenant.employees:
@@ -205,9 +210,12 @@ def _book(
     snapshot = _snapshot(rng, employee, policy, request_id, at, previous)
     if policy.approval:
         _change(data, "Pending", snapshot, policy, at)
+        requested = at
         at = at + timedelta(hours=rng.randint(1, 72), seconds=rng.random())
         if at > until:
             return request_id  # still waiting for approval
+        if until - requested < timedelta(days=PENDING_DAYS) and request_id % 3 == 0:
+            return request_id  # a recent request a manager has not approved yet
     _change(data, "Created", snapshot, policy, at)
     fate = rng.random()
     later = at + (until - at) * rng.random()
@@ -403,8 +411,19 @@ def get_changes(app: FakeHibob, request: Request, match: re.Match[str]) -> Reply
         if parsed_to > add_months(since, MAX_WINDOW_MONTHS):
             return _bad("timeoff.changes.range.too.long", "to must be at most 6 months after since")
         to = parsed_to
+    denied = _pending_denied(app, request)
+    if denied is not None:
+        return denied
     changes = visible_changes(app, since, to, pending=_flag(request, "includePending"))
     return json_reply({"changes": changes})
+
+
+def _pending_denied(app: FakeHibob, request: Request) -> Reply | None:
+    """includePending=true without the pending permission: HiBob either leaves the pending
+    items out or refuses the whole request (docs/development/hibob-api.md, Time off)."""
+    if not _flag(request, "includePending") or app.profile.grants(PENDING):
+        return None
+    return forbidden() if app.options.pending_without_permission == "403" else None
 
 
 def get_whos_out(app: FakeHibob, request: Request, match: re.Match[str]) -> Reply:
@@ -415,6 +434,9 @@ def get_whos_out(app: FakeHibob, request: Request, match: re.Match[str]) -> Repl
         return _bad("timeoff.whosout.dates", "from and to are required dates (YYYY-MM-DD)")
     if end < start:
         return _bad("timeoff.whosout.range", "to must not be before from")
+    denied = _pending_denied(app, request)
+    if denied is not None:
+        return denied
     data = store(app)
     active = {e.id: e for e in app.visible_employees() if e.status == "Active"}
     private = _flag(request, "includePrivate") and app.profile.grants(PRIVATE)
@@ -503,7 +525,7 @@ def get_balance(app: FakeHibob, request: Request, match: re.Match[str]) -> Reply
         return _bad("timeoff.balance.params", "policyType and date (YYYY-MM-DD) are required")
     employee_id = unquote(match["employee"])
     visible = {e.id for e in app.visible_employees()}
-    missing = app.options.get("timeoff_missing_employees", set())
+    missing = app.options.timeoff_missing_employees
     if employee_id not in visible or employee_id in missing:
         return error_reply(404, "employee.not.found", "Employee not found")
     policy = POLICY_BY_NAME.get(policy_name)

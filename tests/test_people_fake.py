@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import requests
 
-from fake_hibob import FakeHibob, Tenant
+from fake_hibob import SERVICE_USER_ID, SERVICE_USER_TOKEN, FakeHibob, Tenant
 from fake_hibob.people import CUSTOM_CATEGORY, ids_of
 from tap_hibob.client import HibobClient
 from tap_hibob.errors import HibobAPIError, HibobPermissionError
@@ -279,3 +281,83 @@ def test_named_lists_nest_and_repeat_ids_across_lists(fake: FakeHibob) -> None:
     assert any(item["children"] for item in tree)
     assert {i["id"] for i in payload["honorific"]} & {i["id"] for i in payload["familystatus"]}
     assert any(i["id"] == i["value"] for i in payload["pronouns"])
+
+
+# Batch limit and volatile fields (plain requests) -----------------------------------------
+
+
+def _post_search(fake: FakeHibob, body: dict[str, Any]) -> requests.Response:
+    session = requests.Session()
+    session.auth = (SERVICE_USER_ID, SERVICE_USER_TOKEN)
+    return session.post(f"{fake.url}/v1/people/search", json=body, timeout=10)
+
+
+def _by_ids(ids: list[str], fields: list[str] | None = None) -> dict[str, Any]:
+    return {
+        "fields": fields or ["root.id"],
+        "showInactive": True,
+        "filters": [{"fieldPath": "root.id", "operator": "equals", "values": ids}],
+    }
+
+
+def test_max_filter_values_refuses_larger_batches() -> None:
+    with FakeHibob(employees=30, options={"max_filter_values": 10}) as fake:
+        ids = ids_of(fake)
+        at_cap = _post_search(fake, _by_ids(ids[:10]))
+        over = _post_search(fake, _by_ids(ids[:11]))
+        fake.options.max_filter_values = None
+        uncapped = _post_search(fake, _by_ids(ids))
+    assert at_cap.status_code == 200 and len(at_cap.json()["employees"]) == 10
+    assert over.status_code == 400
+    assert over.json()["key"] == "people.search.filter.too.many.values"
+    assert uncapped.status_code == 200 and len(uncapped.json()["employees"]) == len(ids)
+
+
+VOLATILE = [
+    "root.coverImageUrl",
+    "peopleAnalytics.lowRetentionRiskIndicator",
+    "peopleAnalytics.riskCounter",
+    "peopleAnalytics.lastCalculated",
+]
+
+
+def _volatile_values(day: datetime) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    with FakeHibob(Tenant.generate(40, now=day)) as fake:
+        meta = fields(fake)
+        employees = _post_search(fake, _by_ids(ids_of(fake), VOLATILE)).json()["employees"]
+    return meta, employees
+
+
+def test_volatile_fields_change_from_one_day_to_the_next() -> None:
+    today = datetime(2026, 3, 9, 12, tzinfo=UTC)
+    meta, first = _volatile_values(today)
+    _, same_day = _volatile_values(today.replace(hour=18))
+    _, next_day = _volatile_values(today + timedelta(days=1))
+    by_id = {f["id"]: f for f in meta}
+    assert by_id["root.coverImageUrl"]["type"] == "avatar"
+    assert by_id["root.coverImageUrl"]["jsonPath"] == "coverImageUrl"
+    analytics = [f for f in meta if f["categoryId"] == "peopleAnalytics"]
+    assert {f["categoryDisplayName"] for f in analytics} == {"People Analytics"}
+    assert {f["type"] for f in analytics} >= {"list", "number"}
+    assert first == same_day  # deterministic within a day
+    assert all(e["coverImageUrl"].startswith("https://") for e in first)
+    assert [e["coverImageUrl"] for e in first] != [e["coverImageUrl"] for e in next_day]
+    counters = [e["peopleAnalytics"]["riskCounter"] for e in first]
+    assert counters != [e["peopleAnalytics"]["riskCounter"] for e in next_day]
+    assert {e["peopleAnalytics"]["lastCalculated"] for e in next_day} == {"2026-03-10"}
+    risks = {e["peopleAnalytics"]["lowRetentionRiskIndicator"] for e in first}
+    assert risks <= {"1", "2", "3"} and len(risks) > 1
+    # Existing volatile fields stay listed.
+    assert {"personal.age", "work.tenureDuration", "work.tenureYears", "root.avatarUrl"} <= set(
+        by_id
+    )
+
+
+def test_people_analytics_needs_its_own_permission() -> None:
+    field = "peopleAnalytics.riskCounter"
+    with FakeHibob(employees=10, profile="seed") as fake:
+        seed = _post_search(fake, _by_ids(ids_of(fake), ["root.id", field])).json()
+    with FakeHibob(employees=10, profile="all") as fake:
+        everything = _post_search(fake, _by_ids(ids_of(fake), ["root.id", field])).json()
+    assert all("peopleAnalytics" not in e for e in seed["employees"])
+    assert all("riskCounter" in e["peopleAnalytics"] for e in everything["employees"])

@@ -13,8 +13,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import requests
 
-from fake_hibob import PROFILES, FakeHibob
+from fake_hibob import PROFILES, SERVICE_USER_ID, SERVICE_USER_TOKEN, FakeHibob
 from fake_hibob import timeoff as fake_timeoff
 from fake_hibob.profiles import BALANCES, PENDING, WHOS_OUT
 from tap_hibob.client import HibobClient
@@ -204,3 +205,56 @@ def test_balance_needs_both_parameters_and_a_known_employee(fake: FakeHibob) -> 
     assert _status(fake, path, policyType="Nope", date="2026-01-01") == 404
     balance = _get(fake, path, policyType="Holiday", date="2026-01-01")
     assert balance["employeeId"] == employee and balance["pointInTime"] == "2026-01-01"
+
+
+# Pending requests without the pending permission (plain requests) -----------------------
+
+
+def _raw(fake: FakeHibob, path: str, **params: str) -> requests.Response:
+    session = requests.Session()
+    session.auth = (SERVICE_USER_ID, SERVICE_USER_TOKEN)
+    return session.get(f"{fake.url}/v1{path}", params=params, timeout=10)
+
+
+NO_PENDING = replace(
+    PROFILES["seed"], name="no_pending_raw", permissions=PROFILES["seed"].permissions - {PENDING}
+)
+
+
+def test_pending_without_permission_is_omitted_or_a_403() -> None:
+    since = _z(NOW - timedelta(days=150))
+    window = {"from": (NOW - timedelta(days=30)).date().isoformat(), "to": NOW.date().isoformat()}
+    with FakeHibob(profile=NO_PENDING) as fake:
+        omitted = _raw(fake, CHANGES, since=since, includePending="true")
+        plain = _raw(fake, CHANGES, since=since)
+        fake.options.pending_without_permission = "403"
+        refused = _raw(fake, CHANGES, since=since, includePending="true")
+        still_fine = _raw(fake, CHANGES, since=since)
+        whosout_refused = _raw(fake, "/timeoff/whosout", **window, includePending="true")
+        whosout_fine = _raw(fake, "/timeoff/whosout", **window)
+    assert omitted.status_code == 200 and omitted.json() == plain.json()
+    assert "Pending" not in {c["changeType"] for c in omitted.json()["changes"]}
+    assert refused.status_code == 403 and still_fine.status_code == 200
+    assert whosout_refused.status_code == 403 and whosout_fine.status_code == 200
+    # With the permission (the seed guide grants it) the option changes nothing.
+    assert PENDING in PROFILES["seed"].permissions
+    with FakeHibob(profile="seed", options={"pending_without_permission": "403"}) as fake:
+        granted = _raw(fake, CHANGES, since=since, includePending="true")
+        outs = _raw(fake, "/timeoff/whosout", **window, includePending="true")
+    assert granted.status_code == 200 and outs.status_code == 200
+    assert "Pending" in {c["changeType"] for c in granted.json()["changes"]}
+
+
+def test_the_feed_holds_a_realistic_number_of_pending_changes() -> None:
+    with FakeHibob(employees=200) as fake:
+        data = fake_timeoff.store(fake)
+        kinds = [c.item["changeType"] for c in data.changes]
+        waiting = [r for r in data.requests.values() if r.status == "Pending"]
+        start = (NOW - timedelta(days=60)).date().isoformat()
+        end = (NOW + timedelta(days=120)).date().isoformat()
+        outs = _raw(fake, "/timeoff/whosout", **{"from": start, "to": end}, includePending="true")
+    share = kinds.count("Pending") / len(kinds)
+    assert 0.15 < share < 0.5, share  # every request under an approval policy starts Pending
+    assert waiting, "some recent requests should still wait for approval"
+    assert len(waiting) < 0.05 * len(data.requests)
+    assert "Pending" in {o["status"] for o in outs.json()["outs"]}
