@@ -166,6 +166,11 @@ class ReadAhead:
             thread.join(JOIN_SECONDS)
             if thread.is_alive():
                 self.logger.warning("Reader thread %s did not stop in time.", thread.name)
+        self.logger.info(
+            "Read ahead: %d stream(s) read concurrently, %.1f MB spooled",
+            len(self._spools),
+            self.spool_bytes / 2**20,
+        )
         for spool in self._spools.values():
             spool.close()
         self._spools.clear()

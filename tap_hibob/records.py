@@ -25,7 +25,7 @@ _DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T")
 _INTEGER = re.compile(r"^-?\d+$")
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
 
-Shape = Callable[[Any, str, "Findings"], Any]
+Shape = Callable[[Any, "Findings"], Any]
 
 
 class Findings:
@@ -49,8 +49,36 @@ def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
-def compile_shape(schema: Mapping[str, Any], level: int = -1, flatten_depth: int = 0) -> Shape:
-    """The shaping function of one (sub)schema, walked once.
+def _unchanged(schema: Mapping[str, Any], kinds: set[str], empty_when_null: bool) -> frozenset:
+    """Python types of values this (sub)schema returns as they are: copied without a call.
+
+    (msgspec writes a non-finite float as null, so floats need no check either.)
+    """
+    if not kinds:
+        return frozenset({str, int, float, bool, dict, list, type(None)})
+    fmt = schema.get("format")
+    out: set[type] = set()
+    if not empty_when_null:
+        out.add(type(None))
+    if "string" in kinds and fmt not in ("date", "date-time"):
+        out.add(str)
+    if "integer" in kinds:
+        out.add(int)
+    if "number" in kinds:
+        out.add(float)
+    if "boolean" in kinds:
+        out.add(bool)
+    if "object" in kinds and "properties" not in schema:
+        out.add(dict)
+    if "array" in kinds and "items" not in schema:
+        out.add(list)
+    return frozenset(out)
+
+
+def compile_shape(
+    schema: Mapping[str, Any], path: str = "", level: int = -1, flatten_depth: int = 0
+) -> Shape:
+    """The shaping function of one (sub)schema at `path`, walked once.
 
     `level` is the property's nesting level as the SDK's flattening counts it (the record's
     own properties are level 0). With flattening on, a null object the flattening would
@@ -61,52 +89,76 @@ def compile_shape(schema: Mapping[str, Any], level: int = -1, flatten_depth: int
     kinds = _types(schema)
     properties = schema.get("properties")
     items = schema.get("items")
-    children = (
-        {name: compile_shape(sub, level + 1, flatten_depth) for name, sub in properties.items()}
-        if isinstance(properties, Mapping)
-        else None
-    )
+    children: dict[str, Shape] | None = None
+    unchanged: dict[str, frozenset] = {}
+    objects: dict[str, Shape] = {}  # children whose dicts are shaped directly (one call less)
+    if isinstance(properties, Mapping):
+        children, unchanged, objects = _compile_children(properties, path, level, flatten_depth)
     keep_extra = schema.get("additionalProperties") is True or children is None
-    item = compile_shape(items) if isinstance(items, Mapping) else None
-    scalar = _scalar(kinds, schema.get("format"))
+    item = compile_shape(items, path) if isinstance(items, Mapping) else None
+    scalar = _scalar(kinds, schema.get("format"), path)
     free = not kinds  # `{}` or types the tap does not restrict
     empty_when_null = children is not None and 0 <= level < flatten_depth
+    undeclared: dict[str, str] = {}  # property name -> its path, for the findings
 
-    def shape_object(value: dict[str, Any], path: str, findings: Findings) -> Any:
+    def shape_object(value: dict[str, Any], findings: Findings) -> Any:
         if "object" not in kinds and not free:
-            return _mistyped(path, findings)
+            findings.mistyped[path] += 1
+            return None
         if children is None:
             return value  # a free-form object (no declared properties): as HiBob sent it
         out = {}
+        same_types = unchanged.get
         for name, sub in value.items():
-            child = children.get(name)
-            if child is not None:
-                out[name] = child(sub, _join(path, name), findings)
+            same = same_types(name)
+            if same is not None and type(sub) in same:
+                out[name] = sub
+            elif same is not None:
+                direct = objects.get(name) if type(sub) is dict else None
+                out[name] = (direct or children[name])(sub, findings)
             elif keep_extra:
                 out[name] = sub
             else:
-                findings.undeclared[_join(path, name)] += 1
+                where = undeclared.get(name)
+                if where is None:
+                    where = undeclared[name] = _join(path, name)
+                findings.undeclared[where] += 1
         return out
 
-    def shape_list(value: list[Any], path: str, findings: Findings) -> Any:
+    def shape_list(value: list[Any], findings: Findings) -> Any:
         if "array" not in kinds and not free:
-            return _mistyped(path, findings)
-        return value if item is None else [item(v, path, findings) for v in value]
+            findings.mistyped[path] += 1
+            return None
+        return value if item is None else [item(v, findings) for v in value]
 
-    def shape(value: Any, path: str, findings: Findings) -> Any:
+    def shape(value: Any, findings: Findings) -> Any:
         if value is None:
             return {} if empty_when_null else None
         if isinstance(value, dict):
-            return shape_object(value, path, findings)
+            return shape_object(value, findings)
         if isinstance(value, list):
-            return shape_list(value, path, findings)
-        return value if free else scalar(value, path, findings)
+            return shape_list(value, findings)
+        return value if free else scalar(value, findings)
 
+    if children is not None and ("object" in kinds or free):
+        shape.shape_object = shape_object  # type: ignore[attr-defined]
     return shape
 
 
-def _mistyped(path: str, findings: Findings) -> None:
-    findings.mistyped[path] += 1
+def _compile_children(
+    properties: Mapping[str, Any], path: str, level: int, flatten_depth: int
+) -> tuple[dict[str, Shape], dict[str, frozenset], dict[str, Shape]]:
+    children: dict[str, Shape] = {}
+    unchanged: dict[str, frozenset] = {}
+    objects: dict[str, Shape] = {}
+    for name, sub in properties.items():
+        child = children[name] = compile_shape(sub, _join(path, name), level + 1, flatten_depth)
+        direct = getattr(child, "shape_object", None)
+        if direct is not None:
+            objects[name] = direct
+        nested = isinstance(sub.get("properties"), Mapping)
+        unchanged[name] = _unchanged(sub, _types(sub), nested and 0 <= level + 1 < flatten_depth)
+    return children, unchanged, objects
 
 
 _MISS = object()  # a value that does not fit the declared type
@@ -151,11 +203,11 @@ def _converters(kinds: set[str], fmt: str | None) -> dict[type, Convert]:
     return {bool: from_bool, int: from_int, float: from_float, str: from_str}
 
 
-def _scalar(kinds: set[str], fmt: str | None) -> Shape:
+def _scalar(kinds: set[str], fmt: str | None, path: str) -> Shape:
     """Coercion of one scalar to the first declared type it fits, else null (counted)."""
     converters = _converters(kinds, fmt)
 
-    def shape(value: Any, path: str, findings: Findings) -> Any:
+    def shape(value: Any, findings: Findings) -> Any:
         convert = converters.get(type(value))
         converted = convert(value) if convert is not None else _MISS
         if converted is _MISS:
@@ -174,7 +226,7 @@ class Shaper:
         self.findings = Findings()
 
     def __call__(self, record: dict[str, Any]) -> dict[str, Any]:
-        shaped = self._shape(record, "", self.findings)
+        shaped = self._shape(record, self.findings)
         return shaped if isinstance(shaped, dict) else {}
 
     def warnings(self, stream: str) -> list[str]:
