@@ -73,6 +73,10 @@ class Request:
     endpoint: str = ""
     status: int = 0
     fault: str = ""
+    #: When the request arrived and when its answer was ready (time.monotonic()): tests
+    #: check that the tap reads endpoints concurrently.
+    started: float = 0.0
+    finished: float = 0.0
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)
@@ -372,7 +376,9 @@ def _handler_class(app: FakeHibob) -> type[BaseHTTPRequestHandler]:
                 body,
                 {k.lower(): v for k, v in self.headers.items()},
             )
+            request.started = time.monotonic()
             reply = app.handle(request)
+            request.finished = time.monotonic()
             request.status = reply.status if reply else 0
             app.record(request)
             if reply is None:
