@@ -210,6 +210,23 @@ class HibobClient:
         """GET an endpoint (no body, so no Content-Type); `path` fills its placeholders."""
         return self._call(endpoint, stream=stream, params=params, raw=raw, ids=path or {})
 
+    def get_if_found(
+        self,
+        endpoint: Endpoint,
+        *,
+        stream: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        path: Mapping[str, object] | None = None,
+    ) -> Any:
+        """The payload, or None when HiBob answers 404 (an employee or policy type that
+        disappeared since it was listed)."""
+        try:
+            return self.get(endpoint, stream=stream, params=params, path=path).payload
+        except HibobAPIError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
     def post(
         self,
         endpoint: Endpoint,

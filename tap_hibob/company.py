@@ -152,17 +152,13 @@ class TasksStream(HibobStream):
         progress = Progress(self.logger, self.name, len(ids), self.client, endpoint)
         seen: set[Any] = set()
         for employee_id in ids:
-            try:
-                payload = self.client.get(
-                    endpoint, stream=self.name, path={"employee": employee_id}
-                )
-            except HibobAPIError as exc:
-                if exc.status != 404:
-                    raise
-                progress.step()
-                continue  # gone since the employee list was read
+            payload = self.client.get_if_found(
+                endpoint, stream=self.name, path={"employee": employee_id}
+            )
             progress.step()
-            for task in _tasks(payload.payload):
+            if payload is None:
+                continue  # gone since the employee list was read
+            for task in _tasks(payload):
                 if task.get("id") not in seen:  # a task may be listed for two employees
                     seen.add(task.get("id"))
                     yield task

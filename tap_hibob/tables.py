@@ -18,12 +18,13 @@ over batches of at most 200 employee ids.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tap_hibob import endpoints
 from tap_hibob.batches import adaptive_batches
+from tap_hibob.client import HibobResponse
 from tap_hibob.endpoints import Endpoint, StreamSpec, TableSpec
 from tap_hibob.errors import HibobAPIError
 from tap_hibob.field_types import (
@@ -85,6 +86,46 @@ def next_cursor(payload: Mapping[str, Any]) -> str | None:
     metadata = payload.get("response_metadata")
     cursor = metadata.get("next_cursor") if isinstance(metadata, dict) else None
     return str(cursor) if cursor else None
+
+
+def cursor_pages(
+    fetch: Callable[[str | None], HibobResponse], shown: str, stream: str
+) -> Iterator[tuple[dict[str, Any], Mapping[str, str]]]:
+    """(page, headers) until HiBob's next_cursor is null; a cursor seen twice is an error
+    (HiBob has returned one in a loop)."""
+    cursor: str | None = None
+    sent: set[str] = set()
+    while True:
+        response = fetch(cursor)
+        payload = response.payload
+        if not isinstance(payload, dict) or not isinstance(payload.get("results"), list):
+            raise HibobAPIError(
+                f"HiBob answered {shown} for stream '{stream}' without a 'results' list; its "
+                "API may have changed. Deselect the stream and report this to the tap's "
+                "maintainers."
+            )
+        yield payload, response.headers
+        cursor = next_cursor(payload)
+        if cursor is None:
+            return
+        if cursor in sent:
+            raise HibobAPIError(
+                f"HiBob returned the same page cursor twice for {shown} (stream '{stream}'); "
+                "stopped instead of reading the same pages again. Run the sync again; if it "
+                "repeats, report it to HiBob support."
+            )
+        sent.add(cursor)
+
+
+def _page_rows(
+    pages: Iterable[tuple[dict[str, Any], Mapping[str, str]]], findings: Findings
+) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """(employeeId, row) of every row of every page, noting what each page says."""
+    for payload, headers in pages:
+        findings.note_page(payload, headers)
+        for owner, row, restricted in rows_of(payload):
+            findings.note_restricted(restricted)
+            yield owner, row
 
 
 @dataclass
@@ -251,45 +292,22 @@ class BulkTableStream(TableStream):
         """Every row of the table, page by page, each with its employeeId."""
         findings = Findings()
 
-        def rows() -> Iterator[tuple[Any, dict[str, Any]]]:
-            for payload, headers in self._pages():
-                findings.note_page(payload, headers)
-                for owner, row, restricted in rows_of(payload):
-                    findings.note_restricted(restricted)
-                    yield owner, row
-
-        yield from self._keyed(rows(), findings)
+        yield from self._keyed(_page_rows(self._pages(), findings), findings)
         self._report(findings)
 
     def _pages(self) -> Iterator[tuple[dict[str, Any], Mapping[str, str]]]:
-        """Pages until HiBob's next_cursor is null; a cursor seen before is an error."""
-        params: dict[str, Any] = {"limit": PAGE_SIZE}
-        sent: set[str] = set()
-        shown = self.endpoint.url(**self.path_values)
-        while True:
-            response = self.client.get(
+        """Pages until HiBob's next_cursor is null."""
+
+        def fetch(cursor: str | None) -> HibobResponse:
+            params: dict[str, Any] = {"limit": PAGE_SIZE}
+            if cursor is not None:
+                params["cursor"] = cursor  # `requests` URL-encodes it (HiBob's hold +, / and =)
+            return self.client.get(
                 self.endpoint, stream=self.name, params=params, path=self.path_values
             )
-            payload = response.payload
-            if not isinstance(payload, dict) or not isinstance(payload.get("results"), list):
-                raise HibobAPIError(
-                    f"HiBob answered GET /v1{shown} for stream '{self.name}' without a "
-                    "'results' list; its table API may have changed. Deselect the stream and "
-                    "report this to the tap's maintainers."
-                )
-            yield payload, response.headers
-            cursor = next_cursor(payload)
-            if cursor is None:
-                return
-            if cursor in sent:
-                raise HibobAPIError(
-                    f"HiBob returned the same page cursor twice for GET /v1{shown} (stream "
-                    f"'{self.name}'); stopped instead of reading the same pages again. Run "
-                    "the sync again; if it repeats, report it to HiBob support."
-                )
-            sent.add(cursor)
-            # `requests` URL-encodes the cursor (HiBob's contain +, / and =).
-            params = {"limit": PAGE_SIZE, "cursor": cursor}
+
+        shown = f"GET /v1{self.endpoint.url(**self.path_values)}"
+        return cursor_pages(fetch, shown, self.name)
 
 
 class PerEmployeeTableStream(TableStream):
@@ -304,15 +322,11 @@ class PerEmployeeTableStream(TableStream):
         def rows() -> Iterator[tuple[Any, dict[str, Any]]]:
             nonlocal gone
             for employee_id in ids:
-                try:
-                    payload = self.client.get(
-                        self.endpoint, stream=self.name, path={"employee": employee_id}
-                    ).payload
-                except HibobAPIError as exc:
-                    if exc.status != 404:
-                        raise
+                payload = self.client.get_if_found(
+                    self.endpoint, stream=self.name, path={"employee": employee_id}
+                )
+                if payload is None:
                     gone += 1  # left the tenant (or the access scope) since the listing
-                    payload = None
                 progress.step()
                 values = payload.get("values") if isinstance(payload, dict) else None
                 for row in values or []:
@@ -338,48 +352,22 @@ class ActualPaymentsStream(TableStream):
         findings = Findings()
         ids = self.hibob.employee_ids()
 
-        def rows() -> Iterator[tuple[Any, dict[str, Any]]]:
-            for batch, payloads in adaptive_batches(
-                ids, MAX_EMPLOYEE_IDS, self._search, self.logger, self.name
-            ):
-                del batch
-                for payload, headers in payloads:
-                    findings.note_page(payload, headers)
-                    for owner, row, restricted in rows_of(payload):
-                        findings.note_restricted(restricted)
-                        yield owner, row
-
-        yield from self._keyed(rows(), findings)
+        batches = adaptive_batches(ids, MAX_EMPLOYEE_IDS, self._search, self.logger, self.name)
+        pages = (page for _, searched in batches for page in searched)
+        yield from self._keyed(_page_rows(pages, findings), findings)
         self._report(findings)
 
     def _search(self, batch: list[str]) -> list[tuple[dict[str, Any], Mapping[str, str]]]:
         """Every page of one search; raises on the first page's 400 (batch too large)."""
-        pages = []
-        cursor: str | None = None
-        sent: set[str] = set()
-        while True:
+
+        def fetch(cursor: str | None) -> HibobResponse:
             body = {
                 "filters": [{"fieldPath": "employeeId", "operator": "equals", "values": batch}],
                 "pagination": {"limit": PAGE_SIZE, "cursor": cursor},
             }
-            response = self.client.post(self.endpoint, body, stream=self.name)
-            payload = response.payload
-            if not isinstance(payload, dict) or not isinstance(payload.get("results"), list):
-                raise HibobAPIError(
-                    f"HiBob answered {self.endpoint.shown} for stream '{self.name}' without a "
-                    "'results' list; its API may have changed. Deselect the stream and report "
-                    "this to the tap's maintainers."
-                )
-            pages.append((payload, response.headers))
-            cursor = next_cursor(payload)
-            if cursor is None:
-                return pages
-            if cursor in sent:
-                raise HibobAPIError(
-                    f"HiBob returned the same page cursor twice for {self.endpoint.shown} "
-                    f"(stream '{self.name}'); stopped instead of looping."
-                )
-            sent.add(cursor)
+            return self.client.post(self.endpoint, body, stream=self.name)
+
+        return list(cursor_pages(fetch, self.endpoint.shown, self.name))
 
 
 # Which streams the tenant's tables become ------------------------------------------------

@@ -303,13 +303,10 @@ class TimeOffPolicyTypesStream(HibobStream):
         """1 request for the names, then 1 per policy type for its details."""
         gone = []
         for name in policy_type_names(self.client, self.name):
-            try:
-                details = self.client.get(
-                    endpoints.POLICY_TYPE, stream=self.name, path={"name": name}
-                ).payload
-            except HibobAPIError as exc:
-                if exc.status != 404:
-                    raise
+            details = self.client.get_if_found(
+                endpoints.POLICY_TYPE, stream=self.name, path={"name": name}
+            )
+            if details is None:
                 gone.append(name)  # deleted between the two calls
                 continue
             yield {**(details if isinstance(details, dict) else {}), "name": name}
@@ -367,13 +364,8 @@ class TimeOffBalancesStream(HibobStream):
         try:
             return people.list_employee_ids(self.client, include_inactive=False, stream=self.name)
         except HibobPermissionError as exc:
-            # The client named the balances stream; the search needs Basic info.
-            raise HibobPermissionError(
-                f"HiBob denied {endpoints.PEOPLE_SEARCH.shown} (403), which time_off_balances "
-                f"uses to list active employees. Add this permission: {endpoints.BASIC_INFO}",
-                stream=self.name,
-                endpoint=exc.endpoint,
-                permission=endpoints.BASIC_INFO,
+            raise self._denied(
+                exc, endpoints.PEOPLE_SEARCH, "to list active employees", "Add this permission"
             ) from None
 
     def _policy_types(self) -> list[str]:
@@ -383,26 +375,35 @@ class TimeOffBalancesStream(HibobStream):
         try:
             return policy_type_names(self.client, self.name)
         except HibobPermissionError as exc:
-            raise HibobPermissionError(
-                f"HiBob denied {endpoints.POLICY_TYPES.shown} (403), which time_off_balances "
-                "uses to list policy types. Either set balance_policy_types to the policy "
-                f'type names (e.g. ["Holiday", "Sick"]) or add this permission, which is not '
-                f"in the usual integration permission list: {endpoints.TIME_OFF_SETTINGS}",
-                stream=self.name,
-                endpoint=exc.endpoint,
-                permission=endpoints.TIME_OFF_SETTINGS,
+            raise self._denied(
+                exc,
+                endpoints.POLICY_TYPES,
+                "to list policy types",
+                'Either set balance_policy_types to the policy type names (e.g. ["Holiday", '
+                '"Sick"]) or add this permission, which is not in the usual integration '
+                "permission list",
             ) from None
+
+    def _denied(
+        self, exc: HibobPermissionError, endpoint: endpoints.Endpoint, purpose: str, fix: str
+    ) -> HibobPermissionError:
+        """A 403 on a request this stream makes for another purpose names that purpose's
+        permission, not the balances one."""
+        return HibobPermissionError(
+            f"HiBob denied {endpoint.shown} (403), which time_off_balances uses {purpose}. "
+            f"{fix}: {endpoint.permission}",
+            stream=self.name,
+            endpoint=exc.endpoint,
+            permission=endpoint.permission,
+        )
 
     def _balance(self, employee_id: str, policy_type: str, day: date) -> dict[str, Any] | None:
         params = {"policyType": policy_type, "date": day.isoformat()}
-        try:
-            payload = self.client.get(
-                endpoints.BALANCE, stream=self.name, params=params, path={"employee": employee_id}
-            ).payload
-        except HibobAPIError as exc:
-            if exc.status == 404:
-                return None
-            raise
+        payload = self.client.get_if_found(
+            endpoints.BALANCE, stream=self.name, params=params, path={"employee": employee_id}
+        )
+        if payload is None:
+            return None
         record = dict(payload) if isinstance(payload, dict) else {}
         # The key is what was asked for; the answer's `policy` is the policy's own name.
         return {**record, "employeeId": employee_id, "policyType": policy_type, "date": str(day)}
