@@ -17,6 +17,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from tap_hibob.timeutil import to_utc_timestamp
@@ -75,8 +76,22 @@ def _unchanged(schema: Mapping[str, Any], kinds: set[str], empty_when_null: bool
     return frozenset(out)
 
 
+@dataclass(frozen=True)
+class _Options:
+    flatten_depth: int = 0
+    #: The catalog's selection: properties it deselects are left out (silently).
+    mask: Mapping[tuple[str, ...], bool] | None = None
+
+    def selected(self, breadcrumb: tuple[str, ...]) -> bool:
+        return True if self.mask is None else bool(self.mask[breadcrumb])
+
+
 def compile_shape(
-    schema: Mapping[str, Any], path: str = "", level: int = -1, flatten_depth: int = 0
+    schema: Mapping[str, Any],
+    path: str = "",
+    level: int = -1,
+    options: _Options = _Options(),
+    breadcrumb: tuple[str, ...] = (),
 ) -> Shape:
     """The shaping function of one (sub)schema at `path`, walked once.
 
@@ -86,14 +101,18 @@ def compile_shape(
     flattened schema does not have, and loaders with fixed columns (target-csv) reject the
     row; every flattened column of a null object is null either way.
     """
+    flatten_depth = options.flatten_depth
     kinds = _types(schema)
     properties = schema.get("properties")
     items = schema.get("items")
     children: dict[str, Shape] | None = None
     unchanged: dict[str, frozenset] = {}
     objects: dict[str, Shape] = {}  # children whose dicts are shaped directly (one call less)
+    deselected: frozenset[str] = frozenset()
     if isinstance(properties, Mapping):
-        children, unchanged, objects = _compile_children(properties, path, level, flatten_depth)
+        children, unchanged, objects, deselected = _compile_children(
+            properties, path, level, options, breadcrumb
+        )
     keep_extra = schema.get("additionalProperties") is True or children is None
     item = compile_shape(items, path) if isinstance(items, Mapping) else None
     scalar = _scalar(kinds, schema.get("format"), path)
@@ -102,28 +121,34 @@ def compile_shape(
     undeclared: dict[str, str] = {}  # property name -> its path, for the findings
 
     def shape_object(value: dict[str, Any], findings: Findings) -> Any:
+        """The object shaped in place (records are the tap's own: decoded pages)."""
         if "object" not in kinds and not free:
             findings.mistyped[path] += 1
             return None
         if children is None:
             return value  # a free-form object (no declared properties): as HiBob sent it
-        out = {}
+        left_out: list[str] | None = None
         same_types = unchanged.get
         for name, sub in value.items():
             same = same_types(name)
-            if same is not None and type(sub) in same:
-                out[name] = sub
-            elif same is not None:
-                direct = objects.get(name) if type(sub) is dict else None
-                out[name] = (direct or children[name])(sub, findings)
-            elif keep_extra:
-                out[name] = sub
-            else:
-                where = undeclared.get(name)
-                if where is None:
-                    where = undeclared[name] = _join(path, name)
-                findings.undeclared[where] += 1
-        return out
+            if same is not None:
+                if type(sub) not in same:
+                    # Replacing a key's value while iterating is safe: the keys stay.
+                    direct = objects.get(name) if type(sub) is dict else None
+                    value[name] = (direct or children[name])(sub, findings)
+            elif not keep_extra:
+                if left_out is None:
+                    left_out = []
+                left_out.append(name)
+        for name in left_out or ():
+            del value[name]
+            if name in deselected:
+                continue  # the catalog deselects it: left out as asked, not a finding
+            where = undeclared.get(name)
+            if where is None:
+                where = undeclared[name] = _join(path, name)
+            findings.undeclared[where] += 1
+        return value
 
     def shape_list(value: list[Any], findings: Findings) -> Any:
         if "array" not in kinds and not free:
@@ -146,19 +171,29 @@ def compile_shape(
 
 
 def _compile_children(
-    properties: Mapping[str, Any], path: str, level: int, flatten_depth: int
-) -> tuple[dict[str, Shape], dict[str, frozenset], dict[str, Shape]]:
+    properties: Mapping[str, Any],
+    path: str,
+    level: int,
+    options: _Options,
+    breadcrumb: tuple[str, ...],
+) -> tuple[dict[str, Shape], dict[str, frozenset], dict[str, Shape], frozenset[str]]:
     children: dict[str, Shape] = {}
     unchanged: dict[str, frozenset] = {}
     objects: dict[str, Shape] = {}
+    deselected: set[str] = set()
+    fd = options.flatten_depth
     for name, sub in properties.items():
-        child = children[name] = compile_shape(sub, _join(path, name), level + 1, flatten_depth)
+        crumb = (*breadcrumb, "properties", name)
+        if not options.selected(crumb):
+            deselected.add(name)
+            continue
+        child = children[name] = compile_shape(sub, _join(path, name), level + 1, options, crumb)
         direct = getattr(child, "shape_object", None)
         if direct is not None:
             objects[name] = direct
         nested = isinstance(sub.get("properties"), Mapping)
-        unchanged[name] = _unchanged(sub, _types(sub), nested and 0 <= level + 1 < flatten_depth)
-    return children, unchanged, objects
+        unchanged[name] = _unchanged(sub, _types(sub), nested and 0 <= level + 1 < fd)
+    return children, unchanged, objects, frozenset(deselected)
 
 
 _MISS = object()  # a value that does not fit the declared type
@@ -221,8 +256,14 @@ def _scalar(kinds: set[str], fmt: str | None, path: str) -> Shape:
 class Shaper:
     """Shapes every record of one stream; remembers what it left out."""
 
-    def __init__(self, schema: Mapping[str, Any], *, flatten_depth: int = 0) -> None:
-        self._shape = compile_shape(schema, flatten_depth=flatten_depth)
+    def __init__(
+        self,
+        schema: Mapping[str, Any],
+        *,
+        flatten_depth: int = 0,
+        mask: Mapping[tuple[str, ...], bool] | None = None,
+    ) -> None:
+        self._shape = compile_shape(schema, options=_Options(flatten_depth, mask))
         self.findings = Findings()
 
     def __call__(self, record: dict[str, Any]) -> dict[str, Any]:

@@ -98,7 +98,7 @@ class HibobStream(HeldActivateVersion):
     def shaper(self) -> Shaper:
         flatten = self.config.get("flattening_enabled")
         depth = int(self.config.get("flattening_max_depth") or 0) if flatten else 0
-        return Shaper(self.effective_schema, flatten_depth=depth)
+        return Shaper(self.effective_schema, flatten_depth=depth, mask=self.mask)
 
     def get_records(self, context: Mapping[str, Any] | None) -> Iterator[dict[str, Any]]:
         """The records in order; a denied or failing stream ends here, reported once."""

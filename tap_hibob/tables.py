@@ -177,8 +177,8 @@ class TableStream(HibobStream):
         assert self.spec is not None
         return self.spec.endpoint
 
-    def _record(self, employee_id: Any, row: Mapping[str, Any]) -> dict[str, Any]:
-        record = dict(row)
+    def _record(self, employee_id: Any, row: dict[str, Any]) -> dict[str, Any]:
+        record = row  # a row of a decoded page: the tap's own to change
         if self.settings.human_readable == "off":
             record.pop("humanReadable", None)
         # Employee ids exceed 2^53: keep them as the exact digits HiBob sent.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
@@ -30,7 +31,8 @@ SCHEMA: dict[str, Any] = {
 
 
 def shape(record: dict[str, Any], schema: dict[str, Any] = SCHEMA, **kw: Any) -> dict[str, Any]:
-    return Shaper(schema, **kw)(record)
+    """A shaped copy (the shaper changes records in place: they are the tap's own)."""
+    return Shaper(schema, **kw)(copy.deepcopy(record))
 
 
 def test_scalars_take_the_declared_type_where_nothing_is_lost() -> None:
@@ -123,3 +125,20 @@ def test_with_flattening_a_null_object_becomes_empty_so_no_bare_key_is_left() ->
     assert shape(record, schema, flatten_depth=2) == {"reportsTo": {}, "work": {"manager": {}}}
     # Below the flattening depth objects stay JSON, where null is fine.
     assert shape(record, schema, flatten_depth=1) == {"reportsTo": {}, "work": {"manager": None}}
+
+
+def test_properties_the_catalog_deselects_are_left_out_without_a_finding() -> None:
+    from singer_sdk.singerlib import SelectionMask
+
+    mask = SelectionMask(
+        {
+            (): True,
+            ("properties", "money"): True,
+            ("properties", "money", "properties", "currency"): False,
+            ("properties", "fte"): False,
+        }
+    )
+    shaper = Shaper(SCHEMA, mask=mask)
+    out = shaper({"id": "1", "fte": 1, "money": {"value": 2, "currency": "GBP"}, "extra": 1})
+    assert out == {"id": "1", "money": {"value": 2.0}}
+    assert dict(shaper.findings.undeclared) == {"extra": 1}
