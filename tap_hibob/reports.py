@@ -227,7 +227,7 @@ def read_listing(client: HibobClient, stream: str | None = None) -> ReportListin
 def config_entry(report: SavedReport) -> dict[str, Any]:
     """The `reports` setting entry that syncs this report (what --list-reports prints)."""
     report_id: int | str = int(report.id) if report.id.isdigit() else report.id
-    return {"report_id": report_id, "stream_name": endpoints.REPORT_PREFIX + slug(report.name)}
+    return {"report_id": report_id, "stream_name": stream_name_of(report.name)}
 
 
 # Tables read from a download ---------------------------------------------------------------
@@ -621,7 +621,7 @@ def _keys(
 ) -> tuple[tuple[str, ...], str]:
     """The stream's key and, if the configured one does not fit, why."""
     if setting.primary_keys is None:
-        return (_natural_key(report, columns) if report is not None else ()), ""
+        return (natural_key(report, columns) if report is not None else ()), ""
     if report is None:
         return tuple(setting.primary_keys), ""
     by_id = {c.id: c.name for c in columns}
@@ -636,7 +636,7 @@ def _keys(
     return tuple(keys), ""
 
 
-def _natural_key(report: SavedReport, columns: list[ReportColumn]) -> tuple[str, ...]:
+def natural_key(report: SavedReport, columns: list[ReportColumn]) -> tuple[str, ...]:
     """A people report: its employee id column; a changes report: employee, field and
     change time; anything else: no key."""
     by_id = {c.id: c.name for c in columns}
@@ -649,7 +649,12 @@ def _stream_name(setting: ReportSetting, report: SavedReport | None) -> str:
     if setting.stream_name:
         return setting.stream_name
     name = report.name if report is not None else setting.report_name or setting.report_id
-    return endpoints.REPORT_PREFIX + slug(str(name))
+    return stream_name_of(str(name))
+
+
+def stream_name_of(report_name: str) -> str:
+    """`report_` and the slug of the report's name (or id): `report_headcount_by_dept`."""
+    return endpoints.REPORT_PREFIX + (_NOT_NAME.sub("_", report_name.lower()).strip("_") or "x")
 
 
 def report_streams(tap: TapHibob, metadata: Metadata) -> list[ReportStream]:
