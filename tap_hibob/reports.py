@@ -201,7 +201,8 @@ class ReportListing:
 
 
 def read_listing(client: HibobClient, stream: str | None = None) -> ReportListing:
-    """`GET /company/reports`: one request. A 401 raises; anything else is kept."""
+    """HiBob's report list (endpoints.REPORT_LIST): one request. A 401 raises; anything else
+    is kept for the streams to report."""
     endpoint = endpoints.REPORT_LIST
     try:
         payload = client.get(endpoint, stream=stream).payload
