@@ -553,6 +553,12 @@ class ReportStream(HibobStream):
     def _records(self, table: Table) -> list[dict[str, Any]]:
         """Rows as records of the stream's schema; a changed report is followed, said once."""
         declared = list(self.effective_schema.get("properties", {}))
+        if not declared:
+            # Empty records would replace the loader's table with nothing useful.
+            raise HibobAPIError(
+                f"{self.name}: the catalog declares no columns for report {self.shown} (it "
+                "was discovered while HiBob did not list the report); run --discover again."
+            )
         added = [n for n in table.names if n not in declared]
         removed = [n for n in declared if n not in table.names]
         if added or removed:

@@ -383,6 +383,20 @@ def test_without_the_reports_permission_the_summary_names_it(
         assert [r.status for r in fake.requests_to("/v1/company/reports")] == [403]  # one
 
 
+def test_a_catalog_discovered_while_denied_asks_for_a_new_discovery(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    tenant = Tenant.generate(N)
+    reports = [{"report_id": HEADCOUNT_ID, "stream_name": "headcount"}]
+    with FakeHibob(tenant, profile=NO_REPORTS) as denied:
+        catalog = discover(_config(denied, reports))
+    with FakeHibob(tenant) as fake:  # the permission was granted since
+        result = sync(_config(fake, reports), caplog, catalog, {"headcount"})
+    assert isinstance(result.error, HibobIncompleteSyncError)
+    assert not result.records("headcount") and result.activate_versions("headcount") == 0
+    assert "declares no columns" in result.log and "run --discover again" in result.log
+
+
 def test_a_report_not_shared_fails_alone_with_the_sharing_hint(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
