@@ -170,6 +170,15 @@ def state(app: FakeHibob) -> ReportsState:
 # The reports -------------------------------------------------------------------------------
 
 
+def _option(app: FakeHibob, name: str, default: Any) -> Any:
+    """One `reports_*` knob, from the options dict (or, once the fake's options are a typed
+    object, from its attribute)."""
+    options = app.options
+    if isinstance(options, dict):
+        return options.get(name, default)
+    return getattr(options, name, default)
+
+
 def _specs(app: FakeHibob) -> dict[str, FieldSpec]:
     return {s.id: s for s in field_specs(app.tenant)}
 
@@ -244,14 +253,14 @@ def _edited(app: FakeHibob, report: SavedReport) -> SavedReport:
 
 def saved_reports(app: FakeHibob) -> list[SavedReport]:
     """Every report of the tenant as it is now (edits applied), hidden ones included."""
-    edit = {int(i) for i in app.options.get("reports_edit_after_list", ())}
+    edit = {int(i) for i in _option(app, "reports_edit_after_list", ())}
     edited = bool(edit) and state(app).list_reads > 0
     return [_edited(app, r) if edited and r.id in edit else r for r in _defined(app)]
 
 
 def visible_reports(app: FakeHibob) -> list[SavedReport]:
     """The reports shared with the service user."""
-    hidden = {int(i) for i in app.options.get("reports_hidden", ())}
+    hidden = {int(i) for i in _option(app, "reports_hidden", ())}
     return [r for r in saved_reports(app) if r.id not in hidden]
 
 
@@ -500,7 +509,7 @@ def register(app: FakeHibob) -> None:
                 return error_reply(404, "report.file.not.found", "File not found")
             generation.polls += 1
             polls = generation.polls
-        if polls <= int(app.options.get("reports_pending_polls", 2)):
+        if polls <= int(_option(app, "reports_pending_polls", 2)):
             return Reply(204, b"", "application/json")
         return Reply(200, generation.body, generation.content_type)
 
@@ -521,9 +530,9 @@ def register(app: FakeHibob) -> None:
         if human and (fmt != "json" or human not in ("APPEND", "REPLACE")):
             return _bad("humanReadable is APPEND or REPLACE, with format json only")
         rows = report_rows(app, report)
-        most = app.options.get("reports_sync_max_rows")
+        most = _option(app, "reports_sync_max_rows", None)
         if most is not None and len(rows) > int(most):
-            status = int(app.options.get("reports_too_large_status", 400))
+            status = int(_option(app, "reports_too_large_status", 400))
             return error_reply(status, TOO_LARGE_KEY, "The report is too large; use download-async")
         locale = request.arg("locale") or DEFAULT_LOCALE
         if fmt == "json":

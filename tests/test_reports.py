@@ -343,7 +343,7 @@ def test_an_edited_report_is_followed_and_said_once(
     with FakeHibob(tenant, options={} if when == "between runs" else edit) as fake:
         if when == "between runs":
             catalog = discover(_config(fake, reports))
-            fake.options.update(edit)  # edited after the catalog was discovered
+            fake.options["reports_edit_after_list"] = [HEADCOUNT_ID]  # edited since
         else:
             with FakeHibob(tenant) as twin:  # same tenant, not edited yet
                 catalog = discover(_config(twin, reports))
