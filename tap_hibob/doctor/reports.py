@@ -153,7 +153,7 @@ def _text(rows: list[dict[str, Any]], requests: int) -> str:
     lines += [
         "",
         "Each stream's columns are named by field id (`.` as `__`) or, for computed columns, "
-        "by their label; primary_keys may name other columns (docs/streams/reports.md).",
+        "by their label; primary_keys may name other columns (see Saved reports in the docs).",
         "A report missing here is not shared with the service user.",
     ]
     return "\n".join(lines) + "\n"
