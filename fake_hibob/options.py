@@ -71,6 +71,18 @@ class FakeOptions:
     pending_without_permission: str = "omit"
     """includePending=true without the pending permission: "omit" Pending items or "403"."""
 
+    # Saved reports (fake_hibob/reports.py) ---------------------------------------------
+    reports_sync_max_rows: int | None = None
+    """A sync download of a report with more rows answers "too large"."""
+    reports_too_large_status: int = 400
+    """How "too large" answers: 400 {"key": "report.download.too.large"} or 413."""
+    reports_pending_polls: int = 2
+    """Polls of each async generation answered 204 before the file is ready."""
+    reports_hidden: list[int] | tuple[int, ...] = ()
+    """Report ids not shared with the service user (absent from the list, 404)."""
+    reports_edit_after_list: list[int] | tuple[int, ...] = ()
+    """Once the list was read, these reports gain a column and lose one (edited in Bob)."""
+
     # Rate limits (fake_hibob/server.py) -------------------------------------------------
     foreign_usage: dict[str, int] = field(default_factory=dict)
     """{bucket: n}: another client of the service user spends n requests at each window start

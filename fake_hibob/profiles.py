@@ -25,13 +25,15 @@ PENDING = (
 BALANCES = "Timeoff > Balance > See selected people's time off and sick leave balances"
 TIME_OFF_SETTINGS = "Features > Time off > Settings > Manage company's time off settings"
 IDENTIFICATION_EDIT = "People > Identification > Edit selected employees' Identification sections"
+REPORTS = "Features > Reports > View reports according to people's data access rights"
+PROFILE_CHANGES = "People > History > View selected employees' profile changes history"
 
 SEED_REQUIRED = frozenset(
     {
         BASIC,
         view("Employment"),
         history("Employment"),
-        "People > History > View selected employees' profile changes history",
+        PROFILE_CHANGES,
         view("Identification"),
         view("Lifecycle"),
         history("Lifecycle"),
@@ -95,6 +97,9 @@ class Profile:
             return "current"
         return None
 
+
+# Saved reports (fake_hibob/reports.py) need a Features permission beyond the seed guide.
+EVERYTHING = EVERYTHING | {REPORTS}
 
 PROFILES: dict[str, Profile] = {
     profile.name: profile

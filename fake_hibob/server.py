@@ -33,7 +33,7 @@ SERVICE_USER_ID = "SERVICE-USER-FAKE-0001"
 SERVICE_USER_TOKEN = "fake-token-DO-NOT-LEAK-5f3a9c1e7b2d"
 # Bound at import: tests patch time.sleep to skip the tap's waits, not the fake's.
 _sleep = time.sleep
-DOMAINS = ("people", "tables", "custom_tables", "payments", "timeoff", "company")
+DOMAINS = ("people", "tables", "custom_tables", "payments", "timeoff", "company", "reports")
 HTML_PAGE = b"<!DOCTYPE html><html><head><title>Bob</title></head><body>Bob</body></html>"
 
 # Limits the fake enforces per endpoint key, per window. HiBob's published ones; the rest

@@ -36,6 +36,7 @@ PRIVATE_POLICIES = "Timeoff > See who's out today > See who's out because of pri
 BALANCES = "Timeoff > Balance > See selected people's time off and sick leave balances"
 TIME_OFF_SETTINGS = "Features > Time off > Settings > Manage company's time off settings"
 REPORTS = "Features > Reports > View reports according to people's data access rights"
+PROFILE_CHANGES = "People > History > View selected employees' profile changes history"
 IDENTIFICATION_EDIT = "People > Identification > Edit selected employees' Identification sections"
 ACCESS_SCOPE = (
     "People's data > Whose data can members access? > Select people by condition > "

@@ -30,7 +30,11 @@ CREDENTIAL_PATTERN = r"^\S(.*\S)?$"
 _STREAM_NAME = r"^[a-z][a-z0-9_]*$"
 
 _REPORT = th.ObjectType(
-    th.Property("report_id", th.StringType, description="The report's id (from --list-reports)."),
+    th.Property(
+        "report_id",
+        th.CustomType({"type": ["integer", "string"]}),
+        description="The report's id, a number (tap-hibob-doctor --list-reports shows it).",
+    ),
     th.Property("report_name", th.StringType, description="Or its exact name."),
     th.Property(
         "stream_name",
@@ -40,7 +44,8 @@ _REPORT = th.ObjectType(
     th.Property(
         "primary_keys",
         th.ArrayType(th.StringType),
-        description="Columns that identify a row; default from the report's kind.",
+        description="Columns that identify a row (column names or field ids); default from "
+        "the report's kind; [] for none (full-table replace).",
     ),
     th.Property(
         "download",
@@ -393,7 +398,7 @@ def _report(entry: Mapping[str, Any]) -> ReportSetting:
         report_id=str(entry["report_id"]) if entry.get("report_id") is not None else None,
         report_name=str(entry["report_name"]) if entry.get("report_name") else None,
         stream_name=str(entry["stream_name"]) if entry.get("stream_name") else None,
-        primary_keys=tuple(str(k) for k in keys) if keys else None,
+        primary_keys=tuple(str(k) for k in keys) if keys is not None else None,
         download=str(entry.get("download") or "auto"),
     )
 

@@ -12,7 +12,7 @@ import click
 from singer_sdk import Stream, Tap
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 
-from tap_hibob import company, endpoints, inputs, metadata, settings, tables, timeoff
+from tap_hibob import company, endpoints, inputs, metadata, reports, settings, tables, timeoff
 from tap_hibob.client import HibobClient
 from tap_hibob.errors import (
     HibobCatalogError,
@@ -123,6 +123,7 @@ class TapHibob(RunHooks, NonZeroExitOnTermination, SecretSafeConfigErrors, Tap):
             timeoff.TimeOffPolicyTypesStream(self),
             timeoff.TimeOffBalancesStream(self),
             company.TasksStream(self),
+            *reports.report_streams(self, tenant),
         ]
         self._check_catalog({stream.name for stream in streams})
         return streams

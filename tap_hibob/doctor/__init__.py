@@ -29,6 +29,7 @@ from tap_hibob.doctor.findings import (
 )
 from tap_hibob.doctor.model import DOCTOR_MAX_RETRIES, MAX_DENIED, Person, Status
 from tap_hibob.doctor.report import permission_matrix_markdown, render_text
+from tap_hibob.doctor.reports import list_reports
 
 __all__ = [
     "DOCTOR_MAX_RETRIES",
@@ -71,6 +72,12 @@ def _parser() -> argparse.ArgumentParser:
         help="also exit 1 when a selected stream is only partially visible",
     )
     parser.add_argument(
+        "--list-reports",
+        action="store_true",
+        help="print the saved reports the service user can see, with the `reports` entry "
+        "that syncs each, and exit",
+    )
+    parser.add_argument(
         "--permission-matrix",
         action="store_true",
         help="print the stream/permission matrix (Markdown) and exit",
@@ -89,6 +96,10 @@ def run(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         config = load_config(args.config)
+        if args.list_reports:
+            code, text = list_reports(config, args.format)
+            sys.stdout.write(text)
+            return code
         catalog = load_catalog(args.catalog)
         report = Doctor(config, catalog).run()
     except UsageError as exc:

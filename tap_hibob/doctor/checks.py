@@ -42,6 +42,7 @@ from tap_hibob.doctor.model import (
     Status,
     StreamCheck,
 )
+from tap_hibob.doctor.reports import check_reports
 from tap_hibob.endpoints import ACCESS_SCOPE, Endpoint
 from tap_hibob.errors import (
     HibobAPIError,
@@ -94,6 +95,7 @@ class Doctor:
                 name: StreamCheck(name, stream.selected) for name, stream in self.streams.items()
             }
             self.checks["employee_fields"].set(Status.OK, via=endpoints.FIELDS.shown)
+            check_reports(self)  # no request: discovery read the report list
             people = self._check_people()
             lists = self._check_named_lists()
             if people.denied and lists.denied:
