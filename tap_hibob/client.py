@@ -439,7 +439,11 @@ def permission_error(endpoint: Endpoint, where: str, stream: str | None) -> Hibo
         message += ". The service user may not be in any permission group yet"
     message += ", or deselect the stream."
     return HibobPermissionError(
-        message, stream=stream, endpoint=where, permission=endpoint.permission or "unknown"
+        message,
+        stream=stream,
+        endpoint=where,
+        permission=endpoint.permission or "unknown",
+        note=endpoint.note,
     )
 
 

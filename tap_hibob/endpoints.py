@@ -159,7 +159,10 @@ WHOS_OUT_ENDPOINT = Endpoint(
     "GET",
     "/timeoff/whosout",
     permission=WHOS_OUT,
-    note=f"private-policy leave (whos_out_include_private) also needs '{PRIVATE_POLICIES}'",
+    note=(
+        f"pending leave (include_pending, on by default) also needs '{PENDING}'; "
+        f"private-policy leave (whos_out_include_private) needs '{PRIVATE_POLICIES}'"
+    ),
 )
 POLICY_TYPES = Endpoint(
     "timeoff_policy_types",

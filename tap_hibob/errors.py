@@ -41,11 +41,15 @@ class HibobAuthError(HibobAPIError):
 class HibobPermissionError(HibobAPIError):
     """403: the service user lacks a permission for this endpoint."""
 
-    def __init__(self, message: str, *, stream: str | None, endpoint: str, permission: str) -> None:
+    def __init__(
+        self, message: str, *, stream: str | None, endpoint: str, permission: str, note: str = ""
+    ) -> None:
         super().__init__(message, status=403)
         self.stream = stream
         self.endpoint = endpoint
         self.permission = permission
+        #: What else the endpoint may need (e.g. the pending permission of time off).
+        self.note = note
 
 
 class HibobWrongPathError(HibobAPIError):

@@ -17,7 +17,7 @@ from singer_sdk.exceptions import RetriableAPIError
 
 from tap_hibob import endpoints
 from tap_hibob.client import HibobClient
-from tap_hibob.errors import HibobAPIError, HibobAuthError
+from tap_hibob.errors import HibobAPIError, HibobAuthError, HibobPermissionError
 from tap_hibob.field_types import HibobField, parse_fields
 
 
@@ -141,7 +141,13 @@ def read(client: HibobClient, logger: logging.Logger) -> Metadata:
         except HibobAuthError:
             raise
         except (HibobAPIError, RetriableAPIError, TypeError) as exc:
-            reason = str(exc) if not isinstance(exc, TypeError) else "its answer has no tables list"
+            reason = (
+                "its answer has no tables list"
+                if isinstance(exc, TypeError)
+                else f"HiBob answered {endpoint.shown} with 403"
+                if isinstance(exc, HibobPermissionError)
+                else str(exc)
+            )
             problem = f"HiBob's {what} metadata could not be read ({reason}); {consequence}."
             logger.warning(problem)
             metadata.problems.append(problem)

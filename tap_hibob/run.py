@@ -21,6 +21,7 @@ class Denied:
     stream: str
     endpoint: str
     permission: str
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class RunReport:
 
     def deny(self, stream: str, error: HibobPermissionError) -> None:
         with self._lock:
-            self.denied[stream] = Denied(stream, error.endpoint, error.permission)
+            self.denied[stream] = Denied(stream, error.endpoint, error.permission, error.note)
 
     def fail(self, stream: str, reason: str) -> None:
         with self._lock:
@@ -58,6 +59,7 @@ class RunReport:
             lines.append(
                 f"  - {denied.stream}: HiBob denied {denied.endpoint} (403). Add to the "
                 f"service user's permission group: {denied.permission}"
+                + (f" ({denied.note})" if denied.note else "")
             )
         for failed in self.failed.values():
             lines.append(f"  - {failed.stream}: {failed.reason}")

@@ -132,11 +132,12 @@ class TapHibob(RunHooks, NonZeroExitOnTermination, SecretSafeConfigErrors, Tap):
         if self.input_catalog is None:
             return
         unknown = sorted(set(self.input_catalog.keys()) - known)
-        gone = [name for name in unknown if name.startswith(_DYNAMIC_PREFIXES)]
+        tables = {spec.stream for spec in endpoints.TABLES.values()}
+        gone = [n for n in unknown if n.startswith(_DYNAMIC_PREFIXES) or n in tables]
         for name in gone:
             self.logger.warning(
-                "The catalog selects '%s', which HiBob no longer has (a custom table or "
-                "report deleted or renamed?); it is skipped. Run --discover to refresh the "
+                "The catalog selects '%s', which HiBob no longer has (a table, custom table "
+                "or report deleted or renamed?); it is skipped. Run --discover to refresh the "
                 "catalog.",
                 name,
             )

@@ -176,3 +176,45 @@ def test_a_stream_hibob_keeps_breaking_fails_alone() -> None:
     assert "work_history: HiBob returned the same page cursor twice" in run.text
     assert run.records("employees") and "work_history" not in run.activated()
     assert "employees" in run.activated()
+
+
+def _seed_without_pending() -> Any:
+    from fake_hibob.profiles import PENDING, PROFILES, Profile
+
+    return Profile("seed_no_pending", PROFILES["seed"].permissions - {PENDING})
+
+
+def test_a_403_for_pending_changes_names_the_pending_permission() -> None:
+    options = {"pending_without_permission": "403"}
+    with FakeHibob(employees=20, profile=_seed_without_pending(), options=options) as fake:
+        run = Run(fake, ("time_off_requests", "whos_out", "work_history"))
+        denied = [r for r in fake.log if r.status == 403]
+    assert isinstance(run.error, HibobIncompleteSyncError)
+    summary = run.text[run.text.index("These selected streams were not synced") :]
+    for stream in ("time_off_requests", "whos_out"):
+        line = next(x for x in summary.splitlines() if f"- {stream}:" in x)
+        assert endpoints.PENDING in line, line
+    assert len(denied) == 2 and run.records("work_history")
+
+
+@pytest.mark.parametrize("mode", ["403", "omit"])
+def test_the_doctor_names_the_pending_permission_either_way(
+    mode: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tap_hibob import doctor
+
+    options = {"pending_without_permission": mode}
+    with FakeHibob(employees=80, profile=_seed_without_pending(), options=options) as fake:
+        config = tmp_path / "config.json"
+        config.write_text(json.dumps(tap_config(fake)))
+        code = doctor.run(["--config", str(config), "--format", "json"])
+        denied = sum(1 for r in fake.log if r.status in (401, 403))
+    report = json.loads(capsys.readouterr().out)
+    streams = {s["stream"]: s for s in report["streams"]}
+    requests = streams["time_off_requests"]
+    assert requests["permission"] == endpoints.PENDING
+    assert requests["status"] == ("missing_permission" if mode == "403" else "partially_visible")
+    assert denied <= 5
+    if mode == "403":
+        assert code == 1
+    assert streams["whos_out"]["status"] == ("missing_permission" if mode == "403" else "ok")

@@ -7,7 +7,7 @@ names the exact permission to add, in the words of the tap's registry (`tap_hibo
 which the tap's own errors use).
 
 Budget, because HiBob's firewall blocks a credential after 50 denied answers in 10 seconds:
-well under 20 requests for a full check, at most one 401 (the first request needs no
+at most 25 requests for a full check, at most one 401 (the first request needs no
 permission, so a wrong token costs exactly one request) and at most five 401/403 answers.
 """
 

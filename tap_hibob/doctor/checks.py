@@ -492,25 +492,62 @@ class Doctor:
         }
         return self._ask(endpoint, stream=stream.name, body=body), endpoint.shown
 
-    def _whos_out(self) -> Answer:
+    def _whos_out(self, *, pending: bool) -> Answer:
+        """Today's who's out, with the tap's flags (pending: as the sync asks, or not)."""
         today = self.now.date().isoformat()
+        params = {
+            "from": today,
+            "to": today,
+            "includeHourly": _text(self.settings.whos_out_include_hourly),
+            "includePrivate": _text(self.settings.whos_out_include_private),
+            "includePending": _text(pending),
+        }
         return self._once(
-            "whos_out",
-            lambda: self._ask(
-                endpoints.WHOS_OUT_ENDPOINT, stream="whos_out", params={"from": today, "to": today}
-            ),
+            f"whos_out:{pending}",
+            lambda: self._ask(endpoints.WHOS_OUT_ENDPOINT, stream="whos_out", params=params),
         )
 
+    def _pending_denied(self) -> bool | None:
+        """Whether HiBob denies pending leave only (True), who's out itself (None), or
+        neither (False). A second request only when the first, with pending, is denied."""
+        if not self._whos_out(pending=self.settings.include_pending).denied:
+            return False
+        if not self.settings.include_pending:
+            return None
+        return True if self._whos_out(pending=False).ok else None
+
     def _check_whos_out(self) -> None:
-        self._settle(["whos_out"], self._whos_out(), endpoints.WHOS_OUT_ENDPOINT.shown)
+        via = endpoints.WHOS_OUT_ENDPOINT.shown
+        pending = self._pending_denied()
+        if pending:
+            self.checks["whos_out"].set(
+                Status.MISSING,
+                permission=endpoints.PENDING,
+                note="who's out is readable without pending leave, so the denial comes from "
+                "include_pending (on by default): add this permission, or set include_pending "
+                "to false",
+                via=via,
+            )
+            return
+        self._settle(["whos_out"], self._whos_out(pending=self.settings.include_pending), via)
 
     def _check_time_off_requests(self) -> None:
         endpoint = endpoints.TIME_OFF_CHANGES
-        whos_out = self._whos_out()
-        if whos_out.denied:
-            # Same permission: no second 403 for it.
+        check = self.checks["time_off_requests"]
+        pending_denied = self._pending_denied()
+        if pending_denied is None:
+            # Who's out is denied: the same permission, so no second 403 for it.
             self._deny(
                 ["time_off_requests"], f"{endpoints.WHOS_OUT_ENDPOINT.shown} (same permission)"
+            )
+            return
+        if pending_denied:
+            check.set(
+                Status.MISSING,
+                permission=endpoints.PENDING,
+                note="pending changes (include_pending, on by default) need this permission: "
+                "add it, or set include_pending to false",
+                via=f"{endpoints.WHOS_OUT_ENDPOINT.shown} (same permissions)",
             )
             return
         pending = self.settings.include_pending
@@ -518,19 +555,9 @@ class Doctor:
         params = {
             "since": rfc3339_millis(self.now - timedelta(days=182)),
             "to": rfc3339_millis(self.now),
-            "includePending": "true" if pending else "false",
+            "includePending": _text(pending),
         }
         answer = self._ask(endpoint, stream="time_off_requests", params=params)
-        check = self.checks["time_off_requests"]
-        if answer.denied and pending and whos_out.ok:
-            check.set(
-                Status.MISSING,
-                permission=endpoints.PENDING,
-                note="who's out is readable, so the denial comes from include_pending (on by "
-                "default): add this permission, or set include_pending to false",
-                via=endpoint.shown,
-            )
-            return
         if not self._settle(["time_off_requests"], answer, endpoint.shown):
             return
         changes = answer.payload.get("changes") if isinstance(answer.payload, dict) else None
@@ -613,3 +640,7 @@ def _masked(employees: Sequence[Mapping[str, Any]], field: HibobField) -> bool:
 
 def _flag(value: str | None) -> bool:
     return str(value or "").strip().lower() == "true"
+
+
+def _text(value: bool) -> str:
+    return "true" if value else "false"

@@ -75,8 +75,9 @@ def permission_matrix_markdown() -> str:
     custom = endpoints.CUSTOM_TABLE_ROWS
     lines.append(
         f"| `{endpoints.CUSTOM_TABLE_PREFIX}<custom table id>` | yes | `{custom.shown}` "
-        f"| {_cell(custom.permission)} | ceil(rows / 200) | one stream per custom table; "
-        "<category> is the table's category as HiBob shows it |"
+        f"| {_cell(custom.permission)} | ceil(rows / 200) | "
+        + _cell("one stream per custom table; <category> is its category as HiBob shows it")
+        + " |"
     )
     lines.append(
         f"| `{endpoints.REPORT_PREFIX}<name>` | when configured | "
