@@ -105,6 +105,16 @@ def _as_user(account: pwd.struct_passwd | None) -> list[str]:
     raise RuntimeError("running as root, but neither runuser nor setpriv is installed")
 
 
+def temp_root() -> Path:
+    """Where clusters live: the temp folder, if another account can reach into it."""
+    root = Path(tempfile.gettempdir()).resolve()
+    if os.geteuid() == 0 and any(
+        not (folder.stat().st_mode & 0o001) for folder in (root, *root.parents)
+    ):
+        return Path("/tmp")  # e.g. TMPDIR=/root/tmp: the postgres account cannot enter it
+    return root
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
@@ -255,7 +265,7 @@ def _kill_postmaster(datadir: Path) -> None:
 
 def sweep_stale_clusters(bindir: Path) -> None:
     """Remove clusters left by a pytest that was killed before its finalizers ran."""
-    for owner in Path(tempfile.gettempdir()).glob(f"{PREFIX}*/owner.pid"):
+    for owner in temp_root().glob(f"{PREFIX}*/owner.pid"):
         try:
             pid = int(owner.read_text().strip())
         except (OSError, ValueError):
@@ -284,7 +294,7 @@ def start_server() -> PostgresServer:
         account = _service_account()
         if account is None:
             raise RuntimeError("running as root and there is no postgres or nobody account")
-    base = Path(tempfile.mkdtemp(prefix=PREFIX))
+    base = Path(tempfile.mkdtemp(prefix=PREFIX, dir=temp_root()))
     (base / "owner.pid").write_text(str(os.getpid()), encoding="utf-8")
     server = PostgresServer(bindir, base, 0, secrets.token_hex(16), account)
     try:

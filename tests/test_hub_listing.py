@@ -13,6 +13,7 @@ import re
 import shlex
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT
+from tests.postgres import in_ci
 
 HUB_DIR = ROOT / "hub" / "extractors" / "tap-hibob"
 # The Hub's extractor schema: the only top-level keys and enum values it accepts.
@@ -200,6 +202,31 @@ def test_listing_capabilities_and_python_versions_match_about(
     assert listing["capabilities"] == sorted(about["capabilities"])
     assert set(listing["capabilities"]) <= CAPABILITIES
     assert listing["supported_python_versions"] == about["supported_python_versions"]
+
+
+# The CPython versions CI runs the whole suite on. `.ci/run` runs `make test` with the
+# machine's python3: 3.11 on the project's Debian 12 machines. Debian 12 packages no 3.12 or
+# 3.13 and PyPI has no CPython builds, so CI cannot be sure to have them: they are not
+# claimed (README, Installation, says which versions were tried by hand).
+CI_PYTHONS = ["3.11"]
+
+
+def test_claimed_python_versions_are_the_ones_ci_runs(
+    listing: dict[str, Any], about: dict[str, Any]
+) -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    claimed = [
+        c.split("::")[-1].strip()
+        for c in pyproject["project"]["classifiers"]
+        if c.startswith("Programming Language :: Python :: 3.")
+    ]
+    assert claimed == CI_PYTHONS, "pyproject claims Python versions CI does not run"
+    assert about["supported_python_versions"] == CI_PYTHONS
+    assert listing["supported_python_versions"] == CI_PYTHONS
+    if in_ci():
+        running = f"{sys.version_info.major}.{sys.version_info.minor}"
+        assert sys.implementation.name == "cpython"
+        assert running in CI_PYTHONS, f"CI ran on Python {running}: claim it, or fix CI"
 
 
 def test_listing_settings_match_about(listing: dict[str, Any], about: dict[str, Any]) -> None:
