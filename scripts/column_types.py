@@ -213,24 +213,19 @@ def loader_python(loader: str) -> Path:
     return python
 
 
-def run_convert(loader: str, catalog: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+def run_convert(
+    loader: str, catalogs: list[dict[str, Any]], config: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """`convert` in the loader's venv, once for several catalogs (the import is the cost)."""
     with tempfile.TemporaryDirectory(prefix="column-types-") as tmp:
-        path = Path(tmp) / "catalog.json"
-        path.write_text(json.dumps(catalog), encoding="utf-8")
+        argv = [str(loader_python(loader)), "-W", "ignore", str(Path(__file__).resolve())]
+        argv += ["convert", "--loader", loader, "--config", json.dumps(config)]
+        for n, catalog in enumerate(catalogs):
+            path = Path(tmp) / f"catalog-{n}.json"
+            path.write_text(json.dumps(catalog), encoding="utf-8")
+            argv += ["--catalog", str(path)]
         proc = subprocess.run(  # noqa: S603 - the loader's venv from meltano install
-            [
-                str(loader_python(loader)),
-                "-W",
-                "ignore",
-                str(Path(__file__).resolve()),
-                "convert",
-                "--loader",
-                loader,
-                "--catalog",
-                str(path),
-                "--config",
-                json.dumps(config),
-            ],
+            argv,
             capture_output=True,
             text=True,
             cwd=tmp,
@@ -240,7 +235,7 @@ def run_convert(loader: str, catalog: dict[str, Any], config: dict[str, Any]) ->
         )
     if proc.returncode != 0:
         raise RuntimeError(f"convert in {LOADERS[loader]}'s venv failed:\n{proc.stderr[-4000:]}")
-    return dict(json.loads(proc.stdout))
+    return list(json.loads(proc.stdout))
 
 
 def compute() -> dict[str, Any]:
@@ -254,12 +249,16 @@ def compute() -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="column-types-") as tmp:
         catalog = discover(Path(tmp))
     flattened = flatten(catalog, tap_config)
+    (postgres,) = run_convert("postgres", [flattened], loader_config["postgres"])
+    snowflake, unflattened = run_convert(
+        "snowflake", [flattened, catalog], loader_config["snowflake"]
+    )
     return {
         "catalog": catalog,
         "flattened": flattened,
-        "postgres": run_convert("postgres", flattened, loader_config["postgres"]),
-        "snowflake": run_convert("snowflake", flattened, loader_config["snowflake"]),
-        "snowflake_unflattened": run_convert("snowflake", catalog, loader_config["snowflake"]),
+        "postgres": postgres,
+        "snowflake": snowflake,
+        "snowflake_unflattened": unflattened,
     }
 
 
@@ -313,13 +312,14 @@ def main() -> int:
     sub = parser.add_subparsers(dest="command")
     conv = sub.add_parser("convert", help="(inside a loader's venv) print its column types")
     conv.add_argument("--loader", choices=sorted(LOADERS), required=True)
-    conv.add_argument("--catalog", type=Path, required=True)
+    conv.add_argument("--catalog", type=Path, action="append", required=True)
     conv.add_argument("--config", default="{}", help="the loader's config, as JSON")
     parser.add_argument("--write", action="store_true", help=f"refresh {DOC.relative_to(ROOT)}")
     parser.add_argument("--check", action="store_true", help="exit 1 if the page is stale")
     args = parser.parse_args()
     if args.command == "convert":
-        json.dump(convert(args.loader, args.catalog, json.loads(args.config)), sys.stdout)
+        config = json.loads(args.config)
+        json.dump([convert(args.loader, path, config) for path in args.catalog], sys.stdout)
         return 0
     block = render(compute())
     if not (args.write or args.check):
