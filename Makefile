@@ -11,16 +11,18 @@ MELTANO_VERSION := 4.4.1
 MELTANO_VENV := $(TOOLS)/meltano
 MELTANO := $(MELTANO_VENV)/bin/meltano
 MELTANO_STAMP := $(MELTANO_VENV)/.meltano-$(MELTANO_VERSION)
-# What the demo and the end-to-end tests run. target-snowflake and target-postgres are
-# defined in meltano.yml for users but need a server, so make does not install them.
+# What the demo and the end-to-end tests run (each plugin in its own venv under .meltano/).
 E2E_PLUGINS := tap-hibob target-csv target-jsonl target-duckdb
+# Only the tests: target-postgres loads the throw-away server the tests start, and
+# target-snowflake's type mapping is checked offline (tests/test_loader_column_types.py).
+WAREHOUSE_PLUGINS := target-postgres target-snowflake
 export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
 # Write .pyc files at install time (uv, and Meltano's uv backend, inherit this): with
 # PYTHONDONTWRITEBYTECODE set, every tap, loader and Meltano start would otherwise
 # recompile its imports, which triples their start-up time.
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: test demo lint venv meltano clean
+.PHONY: test demo lint venv meltano warehouse postgresql clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -38,7 +40,15 @@ $(MELTANO_STAMP): $(UV)
 meltano: $(MELTANO_STAMP)
 	$(MELTANO) install $(E2E_PLUGINS)
 
-test: venv meltano
+warehouse: meltano
+	$(MELTANO) install $(WAREHOUSE_PLUGINS)
+
+# PostgreSQL's server for the warehouse tests: installed from Debian's packages when missing
+# and make runs as root (CI); otherwise those tests skip (CI=true: fail).
+postgresql:
+	bash scripts/ensure_postgresql.sh
+
+test: venv meltano warehouse postgresql
 	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup
 
 demo: venv meltano

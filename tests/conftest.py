@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from fake_hibob import SERVICE_USER_ID, SERVICE_USER_TOKEN, FakeHibob
+from tests.postgres import postgres_server  # noqa: F401  (the session's PostgreSQL server)
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,9 +8,12 @@ independently against `--about --format json` and against the Hub's extractor fo
 from __future__ import annotations
 
 import json
+import os
 import re
+import shlex
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,7 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT
+from tests.postgres import in_ci
 
 HUB_DIR = ROOT / "hub" / "extractors" / "tap-hibob"
 # The Hub's extractor schema: the only top-level keys and enum values it accepts.
@@ -200,6 +204,31 @@ def test_listing_capabilities_and_python_versions_match_about(
     assert listing["supported_python_versions"] == about["supported_python_versions"]
 
 
+# The CPython versions CI runs the whole suite on. `.ci/run` runs `make test` with the
+# machine's python3: 3.11 on the project's Debian 12 machines. Debian 12 packages no 3.12 or
+# 3.13 and PyPI has no CPython builds, so CI cannot be sure to have them: they are not
+# claimed (README, Installation, says which versions were tried by hand).
+CI_PYTHONS = ["3.11"]
+
+
+def test_claimed_python_versions_are_the_ones_ci_runs(
+    listing: dict[str, Any], about: dict[str, Any]
+) -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    claimed = [
+        c.split("::")[-1].strip()
+        for c in pyproject["project"]["classifiers"]
+        if c.startswith("Programming Language :: Python :: 3.")
+    ]
+    assert claimed == CI_PYTHONS, "pyproject claims Python versions CI does not run"
+    assert about["supported_python_versions"] == CI_PYTHONS
+    assert listing["supported_python_versions"] == CI_PYTHONS
+    if in_ci():
+        running = f"{sys.version_info.major}.{sys.version_info.minor}"
+        assert sys.implementation.name == "cpython"
+        assert running in CI_PYTHONS, f"CI ran on Python {running}: claim it, or fix CI"
+
+
 def test_listing_settings_match_about(listing: dict[str, Any], about: dict[str, Any]) -> None:
     check_settings(listing["settings"], about, "Hub listing")
 
@@ -301,3 +330,228 @@ def test_meltano_demo_environment_points_at_the_bundled_fake(meltano_yml: dict[s
     assert tap["config"]["service_user_token"] == SERVICE_USER_TOKEN
     assert meltano_yml["default_environment"] == "dev"
     assert meltano_yml["send_anonymous_usage_stats"] is False
+
+
+# The Hub's own rules, reproduced offline ----------------------------------------------------
+#
+# The Hub's JSON schemas (meltano/hub schemas/plugin_definitions/extractors.schema.json and
+# the common/ files it combines) are not published in any PyPI package; hub-utils is not on
+# PyPI either. What is: the `meltano` package ships meltano.schema.json, the schema Meltano
+# validates plugin definitions and settings with; the Hub's base_setting schema has the
+# same keys and kinds. So: Meltano's schema for what it covers, the Hub's documented
+# required keys, allowed keys and enums (the constants above) for the Hub-only metadata,
+# yamllint with the Hub's style, and `meltano add --from-ref` (the Hub CI's own check).
+
+HUB_ONLY_KEYS = {
+    "quality", "maintenance_status", "domain_url", "keywords", "definition", "next_steps",
+    "settings_preamble", "usage", "prereq", "supported_python_versions",
+}  # fmt: skip
+# The Hub's yamllint style (singer-sdk.md §3.1): sorted keys, two-space indents, lists not
+# indented under their key.
+HUB_YAMLLINT = """
+extends: default
+rules:
+  key-ordering: enable
+  indentation: {spaces: 2, indent-sequences: false}
+  line-length: disable
+  document-start: disable
+"""
+
+
+def _meltano_bin() -> Path:
+    from tests.test_e2e_meltano import MELTANO, _require_meltano
+
+    _require_meltano()
+    return MELTANO
+
+
+@pytest.fixture(scope="module")
+def meltano_schema() -> dict[str, Any]:
+    """meltano.schema.json from the `meltano` package in Meltano's venv (`make meltano`)."""
+    found = sorted(
+        (ROOT / ".tools" / "meltano").glob(
+            "lib/python*/site-packages/meltano/schemas/meltano.schema.json"
+        )
+    )
+    if not found:
+        _meltano_bin()  # skips, or fails in CI, with how to install Meltano
+        pytest.fail("Meltano is installed but ships no meltano.schema.json")
+    return dict(json.loads(found[-1].read_text(encoding="utf-8")))
+
+
+def _validator(schema: dict[str, Any], ref: str | None = None) -> Any:
+    from jsonschema import Draft202012Validator
+
+    target = schema if ref is None else {"$defs": schema["$defs"], "$ref": ref}
+    return Draft202012Validator(target)
+
+
+def _errors(validator: Any, instance: Any) -> list[str]:
+    return [
+        f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}"
+        for e in validator.iter_errors(instance)
+    ]
+
+
+def test_meltano_yml_is_valid_for_meltanos_own_schema(
+    meltano_yml: dict[str, Any], meltano_schema: dict[str, Any]
+) -> None:
+    assert not _errors(_validator(meltano_schema), meltano_yml)
+
+
+def test_listing_is_a_valid_meltano_plugin_definition(
+    listing: dict[str, Any], meltano_schema: dict[str, Any]
+) -> None:
+    """Everything but the Hub-only metadata is what Meltano itself accepts for an extractor;
+    each setting fits Meltano's setting schema (the Hub's base_setting has the same keys)."""
+    definition = {k: v for k, v in listing.items() if k not in HUB_ONLY_KEYS}
+    extractor = _validator(meltano_schema, "#/$defs/plugins/extractors")
+    assert not _errors(extractor, definition)
+    setting = _validator(meltano_schema, "#/$defs/base_setting")
+    for item in listing["settings"]:
+        assert not _errors(setting, item), item["name"]
+    # The schema really checks: an unknown setting key and a wrong kind are refused.
+    assert _errors(setting, {"name": "x", "kind": "float"})
+    assert _errors(extractor, {**definition, "capabilities": ["magic"]})
+
+
+def test_listing_hub_metadata_follows_the_hub_schema(listing: dict[str, Any]) -> None:
+    """The Hub-only keys, as meltano/hub's hub_metadata and common schemas define them."""
+    assert {"name", "namespace", "variant", "quality"} <= set(listing)
+    for key in ("name", "namespace", "variant", "label", "description", "pip_url", "executable"):
+        assert isinstance(listing[key], str) and listing[key], key
+    assert re.fullmatch(r"https://[\w.-]+(/[\w./-]*)?", listing["domain_url"])
+    assert isinstance(listing["logo_url"], str)
+    assert listing["keywords"] and all(isinstance(k, str) for k in listing["keywords"])
+    versions = listing["supported_python_versions"]
+    assert versions and all(re.fullmatch(r"3\.\d+", v) for v in versions), versions
+    for setting in listing["settings"]:
+        for option in setting.get("options", []):
+            assert set(option) <= {"label", "value"}, setting["name"]
+            assert isinstance(option["value"], str), (setting["name"], option)
+        assert setting.get("kind") in KINDS, setting["name"]
+    assert all(isinstance(group, list) for group in listing["settings_group_validation"])
+
+
+def test_listing_passes_the_hubs_yamllint_style(listing_path: Path) -> None:
+    from yamllint import linter
+    from yamllint.config import YamlLintConfig
+
+    config = YamlLintConfig(HUB_YAMLLINT)
+    text = listing_path.read_text(encoding="utf-8")
+    problems = [f"{p.line}:{p.column} {p.message} ({p.rule})" for p in linter.run(text, config)]
+    assert not problems, problems
+    # The rules bite: unsorted keys and indented lists are reported.
+    assert list(linter.run("name: a\ncapabilities:\n  - about\n", config))
+
+
+def _new_project(home: Path) -> tuple[Path, dict[str, str]]:
+    meltano = _meltano_bin()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("TAP_HIBOB", "MELTANO_"))},
+        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "MELTANO_VENV_BACKEND": "uv",  # as this repository's meltano.yml; pip is slower
+    }
+    proc = subprocess.run(
+        [str(meltano), "init", "project", "--no_usage_stats"],
+        cwd=home,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return home / "project", env
+
+
+def _meltano(project: Path, env: dict[str, str], *args: str, stdin: str | None = None) -> str:
+    proc = subprocess.run(
+        [str(_meltano_bin()), *args],
+        cwd=project,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, f"meltano {' '.join(args)}:\n{proc.stderr[-4000:]}"
+    return proc.stdout
+
+
+class _Yaml12Loader(yaml.SafeLoader):
+    """YAML 1.2 booleans (true/false only), as Meltano reads and writes meltano.yml: it
+    writes the option `off` unquoted, which YAML 1.1 (PyYAML's default) reads as false."""
+
+
+_Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def _project_extractor(project: Path) -> dict[str, Any]:
+    text = (project / "meltano.yml").read_text(encoding="utf-8")
+    config = yaml.load(text, Loader=_Yaml12Loader)  # a SafeLoader subclass
+    (tap,) = [p for p in config["plugins"]["extractors"] if p["name"] == "tap-hibob"]
+    return dict(tap)
+
+
+def test_meltano_add_from_ref_accepts_the_listing(
+    tmp_path: Path, listing: dict[str, Any], listing_path: Path
+) -> None:
+    """What the Hub's CI runs on a new listing (install aside: `tap-hibob` is not on PyPI)."""
+    project, env = _new_project(tmp_path)
+    _meltano(project, env, "add", "--from-ref", str(listing_path), "--no-install", "tap-hibob")
+    tap = _project_extractor(project)
+    for key in ("namespace", "variant", "pip_url", "executable", "capabilities", "settings"):
+        assert tap[key] == listing[key], key
+    assert tap["settings_group_validation"] == listing["settings_group_validation"]
+
+
+def _readme_add_custom() -> tuple[list[str], dict[str, Any]]:
+    """The README's `meltano add --custom` answers and the meltano.yml block it shows."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split("<!-- meltano-add-custom:start -->", 1)[1]
+    block = block.split("<!-- meltano-add-custom:end -->", 1)[0]
+    command = block.split("```bash", 1)[1].split("```", 1)[0]
+    shown = block.split("```yaml", 1)[1].split("```", 1)[0]
+    lines = [line.strip().rstrip("\\").strip() for line in command.strip().splitlines()]
+    assert lines[0] == "printf '%s\\n'", lines[0]
+    assert lines[-1] == "| meltano add --plugin-type extractor --custom tap-hibob", lines[-1]
+    answers = [shlex.split(line)[0] for line in lines[1:-1]]
+    return answers, yaml.safe_load(shown)["plugins"]["extractors"][0]
+
+
+def test_readme_meltano_add_custom_works_as_typed(tmp_path: Path, about: dict[str, Any]) -> None:
+    from fake_hibob import SERVICE_USER_ID, SERVICE_USER_TOKEN, FakeHibob
+
+    answers, shown = _readme_add_custom()
+    assert answers[1] == shown["pip_url"]
+    answers[1] = str(ROOT)  # this checkout instead of the GitHub URL (no network here)
+    project, env = _new_project(tmp_path)
+    _meltano(
+        project,
+        env,
+        "add", "--plugin-type", "extractor", "--custom", "tap-hibob",
+        stdin="\n".join(answers) + "\n",
+    )  # fmt: skip
+    tap = _project_extractor(project)
+    assert tap == {**shown, "pip_url": str(ROOT)}, "README's meltano.yml block differs"
+    assert set(tap["capabilities"]) == set(about["capabilities"])
+    assert {s["name"] for s in tap["settings"]} <= set(expected_settings(about))
+    _meltano(project, env, "install", "tap-hibob")
+    env = {
+        **env,
+        "TAP_HIBOB_SERVICE_USER_ID": SERVICE_USER_ID,
+        "TAP_HIBOB_SERVICE_USER_TOKEN": SERVICE_USER_TOKEN,
+    }
+    with FakeHibob(employees=3) as fake:
+        # Settings the answers did not declare are set as a user would (custom settings).
+        _meltano(project, env, "config", "set", "tap-hibob", "api_url", fake.url)
+        catalog = json.loads(_meltano(project, env, "invoke", "tap-hibob", "--discover"))
+    assert "employees" in {s["tap_stream_id"] for s in catalog["streams"]}
