@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,12 +9,11 @@ import pytest
 
 from fake_hibob import FakeHibob, Tenant
 from fake_hibob.people import CUSTOM_CATEGORY, ids_of
+from tap_hibob import endpoints
 from tap_hibob.client import HibobClient
 from tap_hibob.errors import HibobAPIError, HibobPermissionError
 from tap_hibob.people import list_employee_ids
-from tests.conftest import tap_config
-
-LOG = logging.getLogger("test")
+from tests.helpers import hibob_client
 
 
 @pytest.fixture(scope="module")
@@ -33,16 +31,16 @@ def fake(_server: FakeHibob) -> FakeHibob:
 
 
 def client_for(fake: FakeHibob) -> HibobClient:
-    return HibobClient(tap_config(fake, max_retries=0), LOG)
+    return hibob_client(fake, max_retries=0)
 
 
 def search(fake: FakeHibob, body: dict[str, Any]) -> list[dict[str, Any]]:
-    payload = client_for(fake).post("/people/search", body, endpoint="people_search").payload
+    payload = client_for(fake).post(endpoints.PEOPLE_SEARCH, body).payload
     return list(payload["employees"])
 
 
 def fields(fake: FakeHibob) -> list[dict[str, Any]]:
-    return list(client_for(fake).get("/company/people/fields", endpoint="fields_metadata").payload)
+    return list(client_for(fake).get(endpoints.FIELDS).payload)
 
 
 # list_employee_ids --------------------------------------------------------------------
@@ -236,8 +234,7 @@ def test_lifecycle_scope_limits_who_is_returned() -> None:
 
 def named(fake: FakeHibob, archived: bool = True) -> Any:
     params = {"includeArchived": "true" if archived else "false"}
-    client = client_for(fake)
-    return client.get("/company/named-lists", endpoint="named_lists", params=params).payload
+    return client_for(fake).get(endpoints.NAMED_LISTS, params=params).payload
 
 
 def test_named_lists_array_shape_with_items_twice(fake: FakeHibob) -> None:

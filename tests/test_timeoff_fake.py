@@ -6,7 +6,6 @@ its requests; these pin the documented 400s, 403s, 404s and visibility rules.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -17,11 +16,9 @@ import pytest
 from fake_hibob import PROFILES, FakeHibob
 from fake_hibob import timeoff as fake_timeoff
 from fake_hibob.profiles import BALANCES, PENDING, WHOS_OUT
-from tap_hibob.client import HibobClient
+from tap_hibob.endpoints import Endpoint
 from tap_hibob.errors import HibobAPIError, HibobPermissionError
-from tests.conftest import tap_config
-
-LOG = logging.getLogger("test")
+from tests.helpers import hibob_client
 CHANGES = "/timeoff/requests/changes"
 
 
@@ -30,8 +27,7 @@ def _z(moment: datetime) -> str:
 
 
 def _get(fake: FakeHibob, path: str, **params: str) -> Any:
-    client = HibobClient(tap_config(fake, max_retries=0), LOG)
-    return client.get(path, endpoint="test", params=params).payload
+    return hibob_client(fake, max_retries=0).get(Endpoint("test", "GET", path), params=params).payload
 
 
 def _status(fake: FakeHibob, path: str, **params: str) -> int:
