@@ -632,6 +632,41 @@ class FakeClock:
         self.now += seconds
 
 
+# The employees stream ----------------------------------------------------------------------
+
+#: Fields of the fake tenant whose values change daily without an HR change (issue 13):
+#: not selected by default. Spelled out here, not taken from the tap, so a drift shows.
+VOLATILE_FIELDS = frozenset(
+    {
+        "root.avatarUrl",
+        "work.tenureDuration",
+        "work.tenureYears",
+        "personal.age",
+        "payroll.timeSinceLastSalaryChange",
+        "internal.periodSinceTermination",
+    }
+)
+
+
+def default_employee_fields(fake: FakeHibob) -> dict[str, tuple[str, ...]]:
+    """Field id -> record path of what a default `employees` sync returns with the "all"
+    profile: every field but SSNs, volatile fields and actual payments (another route)."""
+    from fake_hibob.people import field_specs
+
+    return {
+        s.id: s.path
+        for s in field_specs(fake.tenant)
+        if s.type != "ssn"
+        and s.id not in VOLATILE_FIELDS
+        and not s.id.startswith("actualPayment.")
+    }
+
+
+def searches(fake: FakeHibob) -> list[Request]:
+    """The people-search requests the fake received."""
+    return fake.requests_to("/v1/people/search")
+
+
 # Records -----------------------------------------------------------------------------------
 
 _CHECKER = jsonschema.FormatChecker()
