@@ -86,13 +86,8 @@ def quick_config(fake: FakeHibob, **overrides: Any) -> dict[str, Any]:
     and short backoff waits. The read timeout stays the default: a busy machine must not
     turn a slow answer into a failure (tests of timeouts set their own)."""
     start = (fake.tenant.now - timedelta(days=400)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return tap_config(
-        fake,
-        start_date=start,
-        rate_limit_window_seconds=1,
-        backoff_max_seconds=0.05,
-        **overrides,
-    )
+    quick = {"start_date": start, "rate_limit_window_seconds": 1, "backoff_max_seconds": 0.05}
+    return tap_config(fake, **{**quick, **overrides})
 
 
 def hibob_client(fake: FakeHibob, **overrides: Any) -> HibobClient:
