@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 HUB_DIR = ROOT / "hub" / "extractors" / "tap-hibob"
 # The Hub's extractor schema: the only top-level keys and enum values it accepts.

@@ -17,7 +17,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 START = "<!-- settings:start -->"
 END = "<!-- settings:end -->"
@@ -65,11 +65,9 @@ def test_readme_settings_table_equals_about_markdown() -> None:
     )
 
 
-def test_readme_names_the_two_newcomer_commands() -> None:
-    """DESIGN.md: the README's quick start is `make demo` and `make test`."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert "make demo" in text
-    assert "make test" in text
+def test_ci_runs_exactly_make_test() -> None:
+    """CI's last command is the one a newcomer runs (`make test`), so a green CI means the
+    documented command passes."""
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     commands = [
         line.strip() for line in ci.splitlines() if line.strip() and not line.startswith("#")
