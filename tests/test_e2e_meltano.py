@@ -31,19 +31,13 @@ import pytest
 import yaml
 
 from fake_hibob import SERVICE_USER_ID, SERVICE_USER_TOKEN, FakeHibob
-from tests.conftest import ROOT
+from tap_hibob.endpoints import known_streams
+from tests.helpers import MELTANO, ROOT, require_meltano, served
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("meltano")]
 
-MELTANO = Path(
-    os.environ.get("MELTANO_EXECUTABLE", ROOT / ".tools" / "meltano" / "bin" / "meltano")
-)
-PLUGINS = {
-    "tap-hibob": "extractors",
-    "target-csv": "loaders",
-    "target-jsonl": "loaders",
-    "target-duckdb": "loaders",
-}
+#: Every stream the fake serves, with all its fields (helpers.FAKE_UNSERVED: TODO).
+EVERY_STREAM = [f"{spec.name}.*" for spec in known_streams() if served(spec.name)]
 SCHEMA = "hibob"  # default_target_schema of target-duckdb in meltano.yml
 # The fake's rate-limit window: short, so the many runs of one module never meet a 429. The
 # tap keeps HiBob's 60 s windows (no run here needs more than 50 requests per endpoint:
@@ -55,35 +49,22 @@ DIGITS_19 = re.compile(r"^\d{19}$")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
-def _require_meltano() -> None:
-    """CI must run these tests; a developer without Meltano gets a skip with the fix."""
-    missing = [] if MELTANO.exists() else [str(MELTANO)]
-    missing += [
-        f".meltano/{kind}/{name}"
-        for name, kind in PLUGINS.items()
-        if not (ROOT / ".meltano" / kind / name / "venv").is_dir()
-    ]
-    if missing:
-        message = (
-            f"Meltano or its plugins are not installed ({', '.join(missing)}): run `make meltano`"
-        )
-        if _in_ci():
-            pytest.fail(message)
-        pytest.skip(message)
-
-
 def test_meltano_tests_share_one_xdist_worker(request: pytest.FixtureRequest) -> None:
     """All Meltano runs share .meltano/run/tap-hibob/; two at once corrupt its catalog.
 
     `make test` runs `pytest -n 2 --dist loadgroup`, which keeps an `xdist_group` on one
-    worker only while pytest-xdist can suffix node ids (pytest 9.2 broke that).
+    worker only while pytest-xdist can suffix node ids (pytest 9.2 broke that). Under xdist
+    without loadgroup the group means nothing, so that is refused; without xdist the tests
+    run one after another and there is nothing to check.
     """
-    if getattr(request.config.option, "loadgroup", False):
-        assert request.node.nodeid.endswith("@meltano"), request.node.nodeid
+    workers = getattr(request.config, "workerinput", None)
+    if workers is None:
+        pytest.skip("not under pytest-xdist: the Meltano tests run one after another")
+    # A worker's own config says dist "no"; xdist keeps the controller's mode here.
+    assert getattr(request.config.option, "loadgroup", False), (
+        "the Meltano tests need `--dist loadgroup` (they share .meltano/run/tap-hibob/)"
+    )
+    assert request.node.nodeid.endswith("@meltano"), request.node.nodeid
 
 
 # Singer output --------------------------------------------------------------------------
@@ -230,15 +211,15 @@ def json_types(prop: dict[str, Any]) -> set[str]:
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeHibob]:
-    _require_meltano()
+    require_meltano()
     with FakeHibob(employees=EMPLOYEES, window_seconds=WINDOW) as server:
         yield server
 
 
 @pytest.fixture(scope="module")
 def every_stream(fake: FakeHibob, tmp_path_factory: pytest.TempPathFactory) -> Project:
-    """A project that selects every stream, opt-in ones included."""
-    return Project(tmp_path_factory.mktemp("meltano-all"), fake, select=["*.*"])
+    """A project that selects every stream the fake serves, opt-in ones included."""
+    return Project(tmp_path_factory.mktemp("meltano-all"), fake, select=EVERY_STREAM)
 
 
 @pytest.fixture(scope="module")
@@ -408,9 +389,8 @@ def _selected_by_meltano_yml(emitted: Emitted) -> set[str]:
     """Streams meltano.yml's select rules keep ('*.*' minus the '!stream.*' lines)."""
     config = yaml.safe_load((ROOT / "meltano.yml").read_text(encoding="utf-8"))
     (tap,) = [p for p in config["plugins"]["extractors"] if p["name"] == "tap-hibob"]
-    excluded = {
-        r[1:].split(".")[0] for r in tap["select"] if r.startswith("!") and r.endswith(".*")
-    }
+    rules = [r[1:].split(".", 1) for r in tap["select"] if r.startswith("!")]
+    excluded = {stream for stream, rest in rules if rest == "*"}  # "!stream.*" only
     return set(emitted.schemas) - excluded
 
 
@@ -483,7 +463,7 @@ def _keys(changes: list[dict[str, Any]]) -> set[tuple[str, str]]:
 def test_second_run_loads_only_new_time_off_changes_plus_the_overlap(
     tmp_path: Path,
 ) -> None:
-    _require_meltano()
+    require_meltano()
     timeoff = pytest.importorskip("fake_hibob.timeoff")
     if not hasattr(timeoff, "add_changes"):
         pytest.skip("the fake's time-off feed is not there yet")
@@ -498,7 +478,7 @@ def test_second_run_loads_only_new_time_off_changes_plus_the_overlap(
         )
         project.run("target-duckdb")
         first = _bookmark(project.state("target-duckdb"))
-        first_keys = _keys(timeoff.visible_changes(fake, start, first))
+        first_keys = _keys(timeoff.visible_changes(fake, start, first, pending=True))
         table = f'{SCHEMA}."time_off_requests"'
         assert project.query(f"SELECT count(*) FROM {table}")[0][0] == len(first_keys)
 
@@ -517,7 +497,7 @@ def test_second_run_loads_only_new_time_off_changes_plus_the_overlap(
                 second_started.replace(tzinfo=None),
             )
         }
-        expected = _keys(timeoff.visible_changes(fake, first - overlap, second))
+        expected = _keys(timeoff.visible_changes(fake, first - overlap, second, pending=True))
         assert _keys(new) <= arrived, "new changes did not arrive"
         assert _keys(late) <= arrived, "changes inside the overlap window were not re-read"
         assert not _keys(too_late) & arrived, "a change older than the overlap was re-read"
