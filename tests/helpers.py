@@ -402,13 +402,14 @@ def run_cli(
     return Run(proc.returncode, proc.stdout, proc.stderr)
 
 
-def _cli_args(
-    tmp_path: Path, config: Mapping[str, Any], state: Any, catalog: Any
-) -> list[str]:
+def _cli_args(tmp_path: Path, config: Mapping[str, Any], state: Any, catalog: Any) -> list[str]:
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(config))
     argv = ["--config", str(config_path)]
-    for flag, value, name in (("--state", state, "state.json"), ("--catalog", catalog, "catalog.json")):
+    for flag, value, name in (
+        ("--state", state, "state.json"),
+        ("--catalog", catalog, "catalog.json"),
+    ):
         if value is not None:
             path = tmp_path / name
             path.write_text(value if isinstance(value, str) else json.dumps(value))
@@ -651,9 +652,7 @@ def default_employee_fields(fake: FakeHibob) -> dict[str, tuple[str, ...]]:
     return {
         s.id: s.path
         for s in field_specs(fake.tenant)
-        if s.type != "ssn"
-        and s.id not in VOLATILE_FIELDS
-        and not s.id.startswith("actualPayment.")
+        if s.type != "ssn" and s.id not in VOLATILE_FIELDS and not s.id.startswith("actualPayment.")
     }
 
 

@@ -20,9 +20,7 @@ TASKS = endpoints.TASKS
 NOWHERE = Endpoint("nowhere", "GET", "/people/123/variables")
 
 
-def test_401_is_one_request_and_never_retried(
-    fake: FakeHibob, backoff_sleeps: list[float]
-) -> None:
+def test_401_is_one_request_and_never_retried(fake: FakeHibob, backoff_sleeps: list[float]) -> None:
     client = hibob_client(fake, service_user_token="wrong")
     with pytest.raises(HibobAuthError, match="rejected the service user ID/token"):
         client.get(TASKS, stream="tasks")

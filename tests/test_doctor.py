@@ -47,7 +47,9 @@ class DoctorRun:
     @property
     def rows(self) -> dict[str, str]:
         """stream -> result label, read from the printed table."""
-        return {m["stream"]: m["result"] for line in self.out.splitlines() if (m := ROW.match(line))}
+        return {
+            m["stream"]: m["result"] for line in self.out.splitlines() if (m := ROW.match(line))
+        }
 
     @property
     def requests(self) -> int:
@@ -150,9 +152,7 @@ def test_everything_granted_is_all_ok(check) -> None:
     assert set(run.rows) == KNOWN
     assert {run.rows[s] for s in KNOWN if served(s)} == {"OK"}, run.out
     # TODO: helpers.FAKE_UNSERVED: a stream the fake does not serve yet is "not checked".
-    assert {s for s in KNOWN if run.rows[s] == "not checked"} <= {
-        s for s in KNOWN if not served(s)
-    }
+    assert {s for s in KNOWN if run.rows[s] == "not checked"} <= {s for s in KNOWN if not served(s)}
     assert run.denied == 0
     assert "Result: all 9 selected streams can run." in run.out
     assert check("all", "--strict").code == 0

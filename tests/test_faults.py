@@ -89,7 +89,9 @@ def test_clean_sync_covers_every_stream(clean: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_faults_lose_and_duplicate_nothing(seed: int, tenant: Tenant, clean: dict[str, Any]) -> None:
+def test_faults_lose_and_duplicate_nothing(
+    seed: int, tenant: Tenant, clean: dict[str, Any]
+) -> None:
     faults = Faults(
         error_rate=0.05,
         reset_rate=0.02,

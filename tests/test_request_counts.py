@@ -35,13 +35,21 @@ from urllib.parse import quote
 import pytest
 
 from fake_hibob import FakeHibob
-from fake_hibob.server import Request
 from fake_hibob.people import field_specs
+from fake_hibob.server import Request
 from fake_hibob.tables import expected_rows
 from fake_hibob.timeoff import POLICY_TYPES
 from tap_hibob.endpoints import TABLES
-from tests.helpers import Run, default_streams, discover, request_counts, select, served, sync
-from tests.helpers import tap_config
+from tests.helpers import (
+    Run,
+    default_streams,
+    discover,
+    request_counts,
+    select,
+    served,
+    sync,
+    tap_config,
+)
 
 N = 1000
 BATCH = 200  # people_batch_size default

@@ -36,7 +36,6 @@ from tests.helpers import (
     keyed,
     parse_time,
     quick_config,
-    run_tap,
     run_until,
     select,
     served,
@@ -166,9 +165,7 @@ def test_kill_mid_table_walk_then_resume(tmp_path: Path) -> None:
     assert_union_covers(keyed(clean_run)[0], keyed(kept)[0], keyed(resumed)[0])
 
 
-def assert_state_accepted(
-    run: Run, catalog: dict[str, Any], tenant: Tenant, start: str
-) -> None:
+def assert_state_accepted(run: Run, catalog: dict[str, Any], tenant: Tenant, start: str) -> None:
     """Every STATE is a JSON object the tap takes back; the final one ends a next run's
     backfill at one overlap window."""
     assert run.states and all(isinstance(s, dict) for s in run.states)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path

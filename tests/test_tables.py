@@ -29,9 +29,7 @@ from tests.helpers import (
 
 # Stream -> bulk table path segment, for the tables the fake serves.
 TABLES = {
-    spec.stream: table
-    for table, spec in KNOWN_TABLES.items()
-    if spec.bulk and served(spec.stream)
+    spec.stream: table for table, spec in KNOWN_TABLES.items() if spec.bulk and served(spec.stream)
 }
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 WORK_HISTORY = "People > Work > View selected employees' Work section histories"

@@ -19,6 +19,7 @@ from fake_hibob.profiles import BALANCES, PENDING, WHOS_OUT
 from tap_hibob.endpoints import Endpoint
 from tap_hibob.errors import HibobAPIError, HibobPermissionError
 from tests.helpers import hibob_client
+
 CHANGES = "/timeoff/requests/changes"
 
 
@@ -27,7 +28,9 @@ def _z(moment: datetime) -> str:
 
 
 def _get(fake: FakeHibob, path: str, **params: str) -> Any:
-    return hibob_client(fake, max_retries=0).get(Endpoint("test", "GET", path), params=params).payload
+    return (
+        hibob_client(fake, max_retries=0).get(Endpoint("test", "GET", path), params=params).payload
+    )
 
 
 def _status(fake: FakeHibob, path: str, **params: str) -> int:

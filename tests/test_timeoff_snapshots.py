@@ -218,9 +218,7 @@ def test_404s_are_skipped_and_counted_in_one_warning() -> None:
     with FakeHibob() as fake:
         gone = active_ids(fake)[3]
         fake.options["timeoff_missing_employees"] = {gone}
-        run = sync_only(
-            fake, "time_off_balances", balance_policy_types=["Holiday", "Sick", "Typo"]
-        )
+        run = sync_only(fake, "time_off_balances", balance_policy_types=["Holiday", "Sick", "Typo"])
         ids = active_ids(fake)
     records = run.records("time_off_balances")
     assert gone not in {r["employeeId"] for r in records}

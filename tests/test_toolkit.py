@@ -30,12 +30,7 @@ STREAMS = ["employees", "named_lists", "tasks", "work_history"]
 
 def comparable(run: Run) -> list[Any]:
     """The messages without what differs between two runs (extraction times)."""
-    out = []
-    for message in run.messages:
-        message = dict(message)
-        message.pop("time_extracted", None)
-        out.append(message)
-    return out
+    return [{k: v for k, v in m.items() if k != "time_extracted"} for m in run.messages]
 
 
 def test_in_process_sync_writes_what_the_cli_writes(tmp_path: Path, fake: FakeHibob) -> None:
@@ -47,7 +42,9 @@ def test_in_process_sync_writes_what_the_cli_writes(tmp_path: Path, fake: FakeHi
     assert comparable(in_process) == comparable(cli)
     assert set(in_process.records_by_stream) == set(STREAMS)
     # The same log format, so the same line checks work on both.
-    assert in_process.stderr and all(LOG_LINE.match(line) for line in in_process.stderr.splitlines() if line)
+    assert in_process.stderr and all(
+        LOG_LINE.match(line) for line in in_process.stderr.splitlines() if line
+    )
     assert in_process.warnings == cli.warnings == []
 
 
