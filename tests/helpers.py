@@ -107,6 +107,24 @@ def parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+#: HiBob's documented field types (docs/development/hibob-api.md).
+HIBOB_FIELD_TYPES = frozenset(
+    {
+        "text", "text-area", "number", "date", "short-date", "time", "boolean", "list",
+        "multi-list", "hierarchy-list", "list_id", "currency", "employee-reference",
+        "employee", "document", "avatar", "period", "ssn", "working_pattern",
+        "duration_with_unit",
+    }
+)  # fmt: skip
+
+
+def about(fmt: str) -> str:
+    """What `tap-hibob --about --format <fmt>` prints."""
+    run = run_cli("--about", "--format", fmt)
+    assert run.returncode == 0, run.stderr
+    return run.stdout
+
+
 # Meltano -----------------------------------------------------------------------------------
 
 MELTANO = Path(
@@ -386,9 +404,7 @@ def sync(
 # Running the real command ------------------------------------------------------------------
 
 
-def run_cli(
-    tmp_path: Path, *args: str, env: Mapping[str, str] | None = None, timeout: float = 300
-) -> Run:
+def run_cli(*args: str, env: Mapping[str, str] | None = None, timeout: float = 300) -> Run:
     """`python -m tap_hibob <args>` in a subprocess."""
     proc = subprocess.run(
         [sys.executable, "-m", "tap_hibob", *args],
@@ -431,7 +447,7 @@ def run_tap(
     `state` and `catalog` may be objects (written as JSON) or raw text.
     """
     argv = _cli_args(tmp_path, config, state, catalog)
-    return run_cli(tmp_path, *argv, *args, env=env, timeout=timeout)
+    return run_cli(*argv, *args, env=env, timeout=timeout)
 
 
 # Kill and resume ---------------------------------------------------------------------------

@@ -218,14 +218,14 @@ def test_cli_unparsable_start_date(fake: FakeHibob, tmp_path: Path) -> None:
 
 def test_cli_config_file_missing(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere" / "config.json"
-    run = run_cli(tmp_path, "--config", str(missing))
+    run = run_cli("--config", str(missing))
     assert_clean_failure(run, f"The config file {missing} was not found")
 
 
 def test_cli_config_file_not_json(tmp_path: Path) -> None:
     path = tmp_path / "config.json"
     path.write_text("{'service_user_id': 1}")
-    run = run_cli(tmp_path, "--config", str(path))
+    run = run_cli("--config", str(path))
     assert_clean_failure(run, f"The config file {path} is not valid JSON (line 1, column 2)")
 
 
@@ -243,7 +243,7 @@ def test_cli_env_var_not_an_integer(fake: FakeHibob, tmp_path: Path) -> None:
         "TAP_HIBOB_API_URL": fake.url,
         "TAP_HIBOB_PEOPLE_BATCH_SIZE": "lots",
     }
-    run = run_cli(tmp_path, "--config", "ENV", env=env)
+    run = run_cli("--config", "ENV", env=env)
     assert_clean_failure(run, "Environment variable TAP_HIBOB_PEOPLE_BATCH_SIZE must be an integer")
     assert fake.log == []
 

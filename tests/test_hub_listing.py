@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, about
 
 HUB_DIR = ROOT / "hub" / "extractors" / "tap-hibob"
 # The Hub's extractor schema: the only top-level keys and enum values it accepts.
@@ -55,16 +55,9 @@ LOADER_PIP_NAMES = {
 }
 
 
-@pytest.fixture(scope="module")
-def about() -> dict[str, Any]:
-    out = subprocess.run(
-        [sys.executable, "-m", "tap_hibob", "--about", "--format", "json"],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    ).stdout
-    return dict(json.loads(out))
+@pytest.fixture(scope="module", name="about")
+def about_json() -> dict[str, Any]:
+    return dict(json.loads(about("json")))
 
 
 @pytest.fixture(scope="module")

@@ -12,26 +12,16 @@ The README holds the table between two marker lines:
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, about
 
 START = "<!-- settings:start -->"
 END = "<!-- settings:end -->"
 
 
 def about_table() -> list[str]:
-    markdown = subprocess.run(
-        [sys.executable, "-m", "tap_hibob", "--about", "--format", "markdown"],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    ).stdout
-    lines = markdown.splitlines()
+    lines = about("markdown").splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("| Setting "))
     table = []
     for line in lines[start:]:

@@ -328,7 +328,7 @@ def test_env_config_at_debug(canary_fake: CanaryHibob, tmp_path: Path) -> None:
         "TAP_HIBOB_SERVICE_USER_TOKEN": SERVICE_USER_TOKEN,
         "TAP_HIBOB_API_URL": canary_fake.url,
     }
-    run = run_cli(tmp_path, "--config", "ENV", "--discover", env=env)
+    run = run_cli("--config", "ENV", "--discover", env=env)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "service_user_token" in run.stderr  # the SDK says which settings it read
     assert_no_leak(run.stderr, canary_fake)
