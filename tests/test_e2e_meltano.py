@@ -30,8 +30,7 @@ import duckdb
 import pytest
 import yaml
 
-from fake_hibob import SERVICE_USER_ID, SERVICE_USER_TOKEN, FakeHibob
-from fake_hibob import timeoff
+from fake_hibob import SERVICE_USER_ID, SERVICE_USER_TOKEN, FakeHibob, timeoff
 from tap_hibob.endpoints import known_streams
 from tests.helpers import MELTANO, ROOT, require_meltano, served
 

@@ -21,8 +21,8 @@ from tests.helpers import HIBOB_FIELD_TYPES
 
 NULLABLE_STRING = {"type": ["string", "null"]}
 
-# Every documented HiBob type, with values HiBob sends for it (hibob-api.md §3.1, §9) and
-# values it must not accept. The mapping is checked against both.
+# Every documented HiBob type, with values HiBob sends for it (docs/development/hibob-api.md,
+# People) and values it must not accept. The mapping is checked against both.
 TYPE_CASES: dict[str, tuple[dict[str, Any], list[Any], list[Any]]] = {
     "text": (NULLABLE_STRING, ["Ada", None], [1, True, {}]),
     "text-area": (NULLABLE_STRING, ["Line 1\nLine 2", None], [[], 2.5]),

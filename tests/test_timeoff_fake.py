@@ -1,4 +1,5 @@
-"""The fake's time-off endpoints refuse what HiBob refuses (hibob-api.md §6, §8, §10).
+"""The fake's time-off endpoints refuse what HiBob refuses (docs/development/hibob-api.md,
+Time off).
 
 If the fake were friendlier than HiBob, the tap's own tests could pass while HiBob rejects
 its requests; these pin the documented 400s, 403s, 404s and visibility rules.
