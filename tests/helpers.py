@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.logging import ConsoleFormatter
 
 from fake_hibob import SERVICE_USER_ID, SERVICE_USER_TOKEN, FakeHibob
+from fake_hibob.people import field_specs
 from fake_hibob.server import Reply, Request
 from tap_hibob.client import HibobClient
 from tap_hibob.errors import HibobError
@@ -97,10 +98,9 @@ def hibob_client(fake: FakeHibob, **overrides: Any) -> HibobClient:
 
 
 def rfc3339(moment: datetime) -> str:
-    """The form the tap writes bookmarks in (UTC, milliseconds, Z)."""
-    from tap_hibob.timeutil import rfc3339_millis
-
-    return rfc3339_millis(moment)
+    """The form HiBob's docs use for `since`/`to`, and the tap's bookmarks: UTC,
+    milliseconds, Z (`2026-03-15T12:00:00.123Z`)."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_time(value: str) -> datetime:
@@ -166,7 +166,10 @@ def require_meltano() -> None:
 def discover(config: Mapping[str, Any]) -> dict[str, Any]:
     """The catalog `--discover` prints, built in this process (a JSON copy)."""
     tap = TapHibob(config=dict(config), parse_env_config=False)
-    return dict(json.loads(json.dumps(tap.catalog_dict)))
+    try:
+        return dict(json.loads(json.dumps(tap.catalog_dict)))
+    finally:
+        tap.client.close()
 
 
 def entry(catalog: Mapping[str, Any], stream: str) -> dict[str, Any]:
@@ -663,8 +666,6 @@ VOLATILE_FIELDS = frozenset(
 def default_employee_fields(fake: FakeHibob) -> dict[str, tuple[str, ...]]:
     """Field id -> record path of what a default `employees` sync returns with the "all"
     profile: every field but SSNs, volatile fields and actual payments (another route)."""
-    from fake_hibob.people import field_specs
-
     return {
         s.id: s.path
         for s in field_specs(fake.tenant)
