@@ -112,8 +112,19 @@ def test_junk_is_skipped_without_failing(fake: FakeHibob) -> None:
     assert [(r["listName"], r["id"]) for r in records] == [("pronouns", "He / Him")]
 
 
-def test_an_answer_of_no_known_shape_gives_no_items(fake: FakeHibob) -> None:
-    assert named_lists_answering(fake, "not json we know") == []
+@pytest.mark.xfail(
+    strict=True,
+    reason="tap bug: company.NamedListsStream reads an answer of no known shape (null, a "
+    "string) as 'no lists': 0 records, then ACTIVATE_VERSION makes the loader delete every "
+    "named-list row; tasks, whos_out and the tables refuse such answers instead",
+)
+@pytest.mark.parametrize("payload", [None, "not json we know"])
+def test_an_answer_of_no_known_shape_fails_the_stream(fake: FakeHibob, payload: Any) -> None:
+    transform_replies(fake, lambda *_: payload, only=lambda r: r.path == "/v1/company/named-lists")
+    config = tap_config(fake, emit_activate_version_messages=True)
+    run = sync(config, select(discover(config), ["named_lists"]), check=False)
+    assert run.returncode == 1
+    assert not run.of("ACTIVATE_VERSION")
 
 
 def test_list_items_flatten_hierarchies_children_after_their_parent() -> None:
