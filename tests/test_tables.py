@@ -271,8 +271,9 @@ def test_repeated_cursor_fails_the_stream_with_a_clear_error() -> None:
 
 def test_403_skips_the_stream_naming_endpoint_and_permission(tmp_path: Path) -> None:
     with FakeHibob(employees=10, profile="seed_minus_payroll") as fake:
-        catalog = select(discover(tap_config(fake)), ["salary_history", "work_history"])
-        run = run_tap(tmp_path, tap_config(fake), catalog=catalog, timeout=60)
+        config = tap_config(fake, emit_activate_version_messages=True)
+        catalog = select(discover(config), ["salary_history", "work_history"])
+        run = run_tap(tmp_path, config, catalog=catalog, timeout=60)
         work = expected_rows(fake, "work")
     assert run.returncode == 1
     assert len(fake.requests_to("/v1/bulk/people/salaries")) == 1  # never retried
@@ -285,6 +286,8 @@ def test_403_skips_the_stream_naming_endpoint_and_permission(tmp_path: Path) -> 
     assert "Traceback" not in run.stderr
     assert len(run.records("work_history")) == len(work)  # the other stream synced fully
     assert run.records("salary_history") == []
+    # Only the complete stream tells the loader to drop rows it did not send.
+    assert [m["stream"] for m in run.of("ACTIVATE_VERSION")] == ["work_history"]
 
 
 # Selection --------------------------------------------------------------------------------
