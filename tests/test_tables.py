@@ -290,6 +290,17 @@ def test_403_skips_the_stream_naming_endpoint_and_permission(tmp_path: Path) -> 
     assert [m["stream"] for m in run.of("ACTIVATE_VERSION")] == ["work_history"]
 
 
+def test_on_missing_permission_warn_exits_0_with_the_same_summary(tmp_path: Path) -> None:
+    with FakeHibob(employees=10, profile="seed_minus_payroll") as fake:
+        config = tap_config(fake, on_missing_permission="warn")
+        catalog = select(discover(config), ["salary_history", "work_history"])
+        run = run_tap(tmp_path, config, catalog=catalog, timeout=60)
+    assert run.returncode == 0, run.stderr[-2000:]
+    [summary] = run.said("  - salary_history: ", "(403)")
+    assert "People > Payroll > View selected employees' Payroll section histories" in summary
+    assert run.records("work_history")
+
+
 # Selection --------------------------------------------------------------------------------
 
 
