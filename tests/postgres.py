@@ -40,6 +40,8 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import in_ci
+
 PREFIX = "tap-hibob-pg-"
 SUPERUSER = "hibob_test"
 # Not UTC on purpose, and without daylight saving so expected values are fixed: +05:30.
@@ -49,10 +51,6 @@ HOW_TO_GET_IT = (
     "`make test` run as root installs it), or point PG_BINDIR at a folder holding "
     "initdb and pg_ctl"
 )
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
 def unavailable(reason: str) -> None:

@@ -37,11 +37,17 @@ def test_harness_runs_a_tiny_tenant(tmp_path: Path) -> None:
         ]
     )
     payload = json.loads(stem.with_suffix(".json").read_text())
-    (result,) = payload["results"]
-    assert result["returncode"] == 0, result["error"]
-    assert result["throttled"] == {}
-    assert result["records"]["employees"] == 60
-    assert {"people_search", "bulk_work", "tasks"} <= set(result["requests"])
-    assert "work_history" in result["streams"]  # history tables are selected too
-    assert result["tap_cpu"] > 0 and result["max_rss_mb"] > 0
+    # Both read modes, side by side, on the same tenant.
+    sequential, concurrent = payload["results"]
+    assert (sequential["mode"], concurrent["mode"]) == ("sequential", "concurrent")
+    for result in (sequential, concurrent):
+        assert result["returncode"] == 0, result["error"]
+        assert result["throttled"] == {}
+        assert result["records"]["employees"] == 60
+        assert {"people_search", "bulk_work", "tasks"} <= set(result["requests"])
+        assert "work_history" in result["streams"]  # history tables are selected too
+        assert result["tap_cpu"] > 0 and result["max_rss_mb"] > 0
+    # The same records and the same requests whichever way they were read.
+    assert sequential["records"] == concurrent["records"]
+    assert sequential["requests"] == concurrent["requests"]
     assert "| 60 |" in stem.with_suffix(".md").read_text()

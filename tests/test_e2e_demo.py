@@ -10,14 +10,13 @@ from pathlib import Path
 import pytest
 
 from fake_hibob import PROFILES, Tenant
-from tests.conftest import ROOT
-from tests.test_e2e_meltano import MELTANO, _require_meltano
+from tests.helpers import MELTANO, ROOT, require_meltano
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("meltano")]
 
 
 def test_demo_writes_csv_files_and_says_where(tmp_path: Path) -> None:
-    _require_meltano()
+    require_meltano()
     output = tmp_path / "demo"
     argv = [sys.executable, "scripts/demo.py", "--meltano", str(MELTANO), "--employees", "12"]
     proc = subprocess.run(

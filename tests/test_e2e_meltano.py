@@ -16,198 +16,43 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
 import re
-import subprocess
-from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 import yaml
 
-from fake_hibob import SERVICE_USER_ID, SERVICE_USER_TOKEN, FakeHibob
-from tests.conftest import ROOT
+from fake_hibob import FakeHibob, timeoff
+from tests.helpers import ROOT, require_meltano
+from tests.meltano import EMPLOYEES, SCHEMA, WINDOW, Emitted, Project, pii_example
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("meltano")]
 
-MELTANO = Path(
-    os.environ.get("MELTANO_EXECUTABLE", ROOT / ".tools" / "meltano" / "bin" / "meltano")
-)
-PLUGINS = {
-    "tap-hibob": "extractors",
-    "target-csv": "loaders",
-    "target-jsonl": "loaders",
-    "target-duckdb": "loaders",
-}
-SCHEMA = "hibob"  # default_target_schema of target-duckdb in meltano.yml
-# The fake's rate-limit window: short, so the many runs of one module never meet a 429. The
-# tap keeps HiBob's 60 s windows (no run here needs more than 50 requests per endpoint:
-# balances are read for one policy type), because Meltano 4.4.1 cannot pass a `decimal`
-# setting such as rate_limit_window_seconds from an environment variable.
-WINDOW = 2.0
-EMPLOYEES = 24
+#: Every stream (the tenant's custom tables too), with all its fields.
+EVERY_STREAM = ["*.*"]
 DIGITS_19 = re.compile(r"^\d{19}$")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
-def _require_meltano() -> None:
-    """CI must run these tests; a developer without Meltano gets a skip with the fix."""
-    missing = [] if MELTANO.exists() else [str(MELTANO)]
-    missing += [
-        f".meltano/{kind}/{name}"
-        for name, kind in PLUGINS.items()
-        if not (ROOT / ".meltano" / kind / name / "venv").is_dir()
-    ]
-    if missing:
-        message = (
-            f"Meltano or its plugins are not installed ({', '.join(missing)}): run `make meltano`"
-        )
-        if _in_ci():
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 def test_meltano_tests_share_one_xdist_worker(request: pytest.FixtureRequest) -> None:
     """All Meltano runs share .meltano/run/tap-hibob/; two at once corrupt its catalog.
 
     `make test` runs `pytest -n 2 --dist loadgroup`, which keeps an `xdist_group` on one
-    worker only while pytest-xdist can suffix node ids (pytest 9.2 broke that).
+    worker only while pytest-xdist can suffix node ids (pytest 9.2 broke that). Under xdist
+    without loadgroup the group means nothing, so that is refused; without xdist the tests
+    run one after another and there is nothing to check.
     """
-    if getattr(request.config.option, "loadgroup", False):
-        assert request.node.nodeid.endswith("@meltano"), request.node.nodeid
-
-
-# Singer output --------------------------------------------------------------------------
-
-
-@dataclass
-class Emitted:
-    """What the tap wrote to stdout: schemas, keys and records per stream."""
-
-    schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
-    keys: dict[str, list[str]] = field(default_factory=dict)
-    records: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
-    states: list[dict[str, Any]] = field(default_factory=list)
-
-    @classmethod
-    def parse(cls, text: str) -> Emitted:
-        out = cls()
-        for line in text.splitlines():
-            if not line.startswith("{"):
-                continue
-            message = json.loads(line)
-            if message["type"] == "SCHEMA":
-                out.schemas[message["stream"]] = message["schema"]
-                out.keys[message["stream"]] = message["key_properties"]
-            elif message["type"] == "RECORD":
-                out.records[message["stream"]].append(message["record"])
-            elif message["type"] == "STATE":
-                out.states.append(message["value"])
-        return out
-
-    def key_tuples(self, stream: str) -> list[tuple[Any, ...]]:
-        keys = self.keys[stream]
-        return [tuple(str(r.get(k)) for k in keys) for r in self.records[stream]]
-
-    def distinct_keys(self, stream: str) -> set[tuple[Any, ...]]:
-        return set(self.key_tuples(stream))
-
-    def replication(self, stream: str) -> str:
-        return "INCREMENTAL" if stream == "time_off_requests" else "FULL_TABLE"
-
-
-# A Meltano project in a sandbox of its own -------------------------------------------------
-
-
-@dataclass
-class Project:
-    """The repository's Meltano project with outputs, state and credentials under `home`."""
-
-    home: Path
-    fake: FakeHibob
-    select: list[str] | None = None
-    extra_env: dict[str, str] = field(default_factory=dict)
-
-    def env(self) -> dict[str, str]:
-        base = {k: v for k, v in os.environ.items() if not k.startswith(("TAP_HIBOB", "TARGET_"))}
-        env = {
-            **base,
-            "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-            "MELTANO_DATABASE_URI": f"sqlite:///{self.home / 'meltano.db'}",
-            "TAP_HIBOB_SERVICE_USER_ID": SERVICE_USER_ID,
-            "TAP_HIBOB_SERVICE_USER_TOKEN": SERVICE_USER_TOKEN,
-            "TAP_HIBOB_API_URL": self.fake.url,
-            "TAP_HIBOB_BALANCE_POLICY_TYPES": json.dumps(["Holiday"]),
-            "TARGET_CSV_OUTPUT_PATH": str(self.home / "csv"),
-            "TARGET_JSONL_DESTINATION_PATH": str(self.home / "jsonl"),
-            "TARGET_JSONL_DO_TIMESTAMP_FILE": "false",
-            "TARGET_DUCKDB_FILEPATH": str(self.duckdb_path),
-            **self.extra_env,
-        }
-        if self.select is not None:
-            env["TAP_HIBOB__SELECT"] = json.dumps(self.select)
-        return env
-
-    @property
-    def duckdb_path(self) -> Path:
-        return self.home / "warehouse.duckdb"
-
-    def meltano(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        self.home.mkdir(parents=True, exist_ok=True)  # the system database lives here
-        proc = subprocess.run(
-            [str(MELTANO), *args],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            env=self.env(),
-            timeout=600,
-            check=False,
-        )
-        if check:
-            assert proc.returncode == 0, (
-                f"meltano {' '.join(args)} failed ({proc.returncode}):\n"
-                f"{proc.stderr[-6000:]}\n{proc.stdout[-2000:]}"
-            )
-        return proc
-
-    def run(self, loader: str) -> subprocess.CompletedProcess[str]:
-        return self.meltano("run", "tap-hibob", loader)
-
-    def invoke(self) -> Emitted:
-        """The Singer messages `meltano run` would hand the loader (no state: a first sync)."""
-        return Emitted.parse(self.meltano("invoke", "tap-hibob").stdout)
-
-    def state(self, loader: str) -> dict[str, Any]:
-        out = self.meltano("state", "get", f"dev:tap-hibob-to-{loader}").stdout.strip()
-        return dict(json.loads(out.splitlines()[-1])) if out else {}
-
-    def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-        with duckdb.connect(str(self.duckdb_path), read_only=True) as con:
-            return con.execute(sql, list(params)).fetchall()
-
-    def tables(self) -> set[str]:
-        rows = self.query(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = ?", SCHEMA
-        )
-        return {r[0] for r in rows}
-
-    def columns(self, table: str) -> dict[str, str]:
-        rows = self.query(
-            "SELECT column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema = ? AND table_name = ?",
-            SCHEMA,
-            table,
-        )
-        return {name: kind for name, kind in rows}
+    workers = getattr(request.config, "workerinput", None)
+    if workers is None:
+        pytest.skip("not under pytest-xdist: the Meltano tests run one after another")
+    # A worker's own config says dist "no"; xdist keeps the controller's mode here.
+    assert getattr(request.config.option, "loadgroup", False), (
+        "the Meltano tests need `--dist loadgroup` (they share .meltano/run/tap-hibob/)"
+    )
+    assert request.node.nodeid.endswith("@meltano"), request.node.nodeid
 
 
 def table_of(stream: str) -> str:
@@ -230,15 +75,15 @@ def json_types(prop: dict[str, Any]) -> set[str]:
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeHibob]:
-    _require_meltano()
+    require_meltano()
     with FakeHibob(employees=EMPLOYEES, window_seconds=WINDOW) as server:
         yield server
 
 
 @pytest.fixture(scope="module")
 def every_stream(fake: FakeHibob, tmp_path_factory: pytest.TempPathFactory) -> Project:
-    """A project that selects every stream, opt-in ones included."""
-    return Project(tmp_path_factory.mktemp("meltano-all"), fake, select=["*.*"])
+    """A project that selects every stream the fake serves, opt-in ones included."""
+    return Project(tmp_path_factory.mktemp("meltano-all"), fake, select=EVERY_STREAM)
 
 
 @pytest.fixture(scope="module")
@@ -354,8 +199,7 @@ def test_dates_are_iso_dates_and_ids_are_exact_text(loaded: Project, emitted: Em
 
 
 def test_employees_table_holds_every_visible_employee(loaded: Project, emitted: Emitted) -> None:
-    if "employees" not in emitted.schemas:
-        pytest.skip("the employees stream is not in the catalog yet")
+    assert emitted.records["employees"]
     visible = {e.id for e in loaded.fake.visible_employees()}
     rows = {r[0] for r in loaded.query(f'SELECT "id" FROM {SCHEMA}."employees"')}
     assert rows == visible
@@ -369,8 +213,8 @@ def test_fte_is_numeric_and_fractional_values_survive(loaded: Project, emitted: 
         for prop in schema["properties"]
         if prop.lower().endswith("fte")
     ]
-    if not fte_columns:
-        pytest.skip("no stream with an fte column in the catalog yet")
+    # employees' payroll__employment__fte (flattened) and employment_history's fte.
+    assert {stream for stream, _ in fte_columns} >= {"employees", "employment_history"}
     for stream, prop in fte_columns:
         kind = loaded.columns(table_of(stream))[column_of(prop)]
         assert kind in ("DOUBLE", "DECIMAL"), f"{stream}.{prop} is {kind}"
@@ -408,9 +252,8 @@ def _selected_by_meltano_yml(emitted: Emitted) -> set[str]:
     """Streams meltano.yml's select rules keep ('*.*' minus the '!stream.*' lines)."""
     config = yaml.safe_load((ROOT / "meltano.yml").read_text(encoding="utf-8"))
     (tap,) = [p for p in config["plugins"]["extractors"] if p["name"] == "tap-hibob"]
-    excluded = {
-        r[1:].split(".")[0] for r in tap["select"] if r.startswith("!") and r.endswith(".*")
-    }
+    rules = [r[1:].split(".", 1) for r in tap["select"] if r.startswith("!")]
+    excluded = {stream for stream, rest in rules if rest == "*"}  # "!stream.*" only
     return set(emitted.schemas) - excluded
 
 
@@ -483,10 +326,7 @@ def _keys(changes: list[dict[str, Any]]) -> set[tuple[str, str]]:
 def test_second_run_loads_only_new_time_off_changes_plus_the_overlap(
     tmp_path: Path,
 ) -> None:
-    _require_meltano()
-    timeoff = pytest.importorskip("fake_hibob.timeoff")
-    if not hasattr(timeoff, "add_changes"):
-        pytest.skip("the fake's time-off feed is not there yet")
+    require_meltano()
     start = (datetime.now(UTC) - timedelta(days=120)).replace(microsecond=0)
     overlap = timedelta(minutes=60)  # the documented default of time_off_overlap_minutes
     with FakeHibob(employees=EMPLOYEES, window_seconds=WINDOW) as fake:
@@ -498,7 +338,7 @@ def test_second_run_loads_only_new_time_off_changes_plus_the_overlap(
         )
         project.run("target-duckdb")
         first = _bookmark(project.state("target-duckdb"))
-        first_keys = _keys(timeoff.visible_changes(fake, start, first))
+        first_keys = _keys(timeoff.visible_changes(fake, start, first, pending=True))
         table = f'{SCHEMA}."time_off_requests"'
         assert project.query(f"SELECT count(*) FROM {table}")[0][0] == len(first_keys)
 
@@ -517,7 +357,7 @@ def test_second_run_loads_only_new_time_off_changes_plus_the_overlap(
                 second_started.replace(tzinfo=None),
             )
         }
-        expected = _keys(timeoff.visible_changes(fake, first - overlap, second))
+        expected = _keys(timeoff.visible_changes(fake, first - overlap, second, pending=True))
         assert _keys(new) <= arrived, "new changes did not arrive"
         assert _keys(late) <= arrived, "changes inside the overlap window were not re-read"
         assert not _keys(too_late) & arrived, "a change older than the overlap was re-read"
@@ -529,18 +369,10 @@ def test_second_run_loads_only_new_time_off_changes_plus_the_overlap(
 # The PII recipe in the docs --------------------------------------------------
 
 
-def _pii_example() -> dict[str, Any]:
-    """The YAML block between the pii-example markers of docs/meltano-and-loaders.md."""
-    text = (ROOT / "docs" / "meltano-and-loaders.md").read_text(encoding="utf-8")
-    block = text.split("<!-- pii-example:start -->", 1)[1].split("<!-- pii-example:end -->")[0]
-    body = block.split("```yaml", 1)[1].split("```", 1)[0]
-    return dict(yaml.safe_load(body))
-
-
 def test_pii_example_in_the_docs_hashes_and_drops_what_it_says(
     default_selection: Project,
 ) -> None:
-    example = _pii_example()
+    example = pii_example()
     seed = "test-seed-0f9c"
     config = yaml.safe_load((ROOT / "meltano.yml").read_text(encoding="utf-8"))
     (tap,) = [p for p in config["plugins"]["extractors"] if p["name"] == "tap-hibob"]

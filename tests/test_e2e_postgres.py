@@ -35,16 +35,9 @@ from fake_hibob import tables as fake_tables
 from fake_hibob.company import tasks as fake_tasks
 from fake_hibob.server import forbidden
 from tap_hibob import endpoints
-from tests.conftest import ROOT
-from tests.postgres import PG_TIMEZONE, PostgresServer, in_ci
-from tests.test_e2e_meltano import (
-    EMPLOYEES,
-    WINDOW,
-    Emitted,
-    Project,
-    _pii_example,
-    _require_meltano,
-)
+from tests.helpers import ROOT, in_ci, require_meltano
+from tests.meltano import EMPLOYEES, WINDOW, Emitted, Project, pii_example
+from tests.postgres import PG_TIMEZONE, PostgresServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.xdist_group("meltano")]
 
@@ -64,7 +57,7 @@ EMPLOYEE_COLUMN = {
 
 
 def _require_loader() -> None:
-    _require_meltano()
+    require_meltano()
     venv = ROOT / ".meltano" / "loaders" / LOADER / "venv"
     if not venv.is_dir():
         message = f"{LOADER} is not installed ({venv}): run `make warehouse`"
@@ -591,7 +584,7 @@ def test_pii_example_leaves_no_ssn_or_salary_in_the_warehouse(
     salaries |= {str(r["base__value"]) for r in raw.records["salary_history"]}
     assert ssns and salaries, "the reference output holds no SSN or salary to look for"
 
-    example = _pii_example()
+    example = pii_example()
     config = yaml.safe_load((ROOT / "meltano.yml").read_text(encoding="utf-8"))
     (tap,) = [p for p in config["plugins"]["extractors"] if p["name"] == "tap-hibob"]
     warehouse = new_warehouse(server, "e2e_pii")

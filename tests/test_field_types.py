@@ -15,13 +15,14 @@ from tap_hibob.field_types import (
     employee_schema,
     json_schema_for_type,
     parse_fields,
-    to_utc_timestamp,
 )
+from tap_hibob.timeutil import to_utc_timestamp
+from tests.helpers import HIBOB_FIELD_TYPES
 
 NULLABLE_STRING = {"type": ["string", "null"]}
 
-# Every documented HiBob type, with values HiBob sends for it (hibob-api.md §3.1, §9) and
-# values it must not accept. The mapping is checked against both.
+# Every documented HiBob type, with values HiBob sends for it (docs/development/hibob-api.md,
+# People) and values it must not accept. The mapping is checked against both.
 TYPE_CASES: dict[str, tuple[dict[str, Any], list[Any], list[Any]]] = {
     "text": (NULLABLE_STRING, ["Ada", None], [1, True, {}]),
     "text-area": (NULLABLE_STRING, ["Line 1\nLine 2", None], [[], 2.5]),
@@ -80,13 +81,7 @@ OBJECT_TYPES = {
 
 
 def test_every_documented_type_is_mapped() -> None:
-    documented = {
-        "text", "text-area", "number", "date", "short-date", "time", "boolean", "list",
-        "multi-list", "hierarchy-list", "list_id", "currency", "employee-reference",
-        "employee", "document", "avatar", "period", "ssn", "working_pattern",
-        "duration_with_unit",
-    }  # fmt: skip
-    assert documented == KNOWN_TYPES
+    assert HIBOB_FIELD_TYPES == KNOWN_TYPES
 
 
 @pytest.mark.parametrize("hibob_type", sorted(TYPE_CASES))
@@ -102,10 +97,12 @@ def test_scalar_types_map_exactly(hibob_type: str) -> None:
 
 
 @pytest.mark.parametrize("hibob_type", sorted(OBJECT_TYPES))
-def test_object_types_take_hibob_shapes_and_keep_new_keys(hibob_type: str) -> None:
+def test_object_types_take_hibob_shapes_and_declare_no_extra_keys(hibob_type: str) -> None:
+    """A key HiBob adds later is valid JSON Schema-wise, but the schema does not promise it:
+    records carry only declared properties (the tap drops and names the others)."""
     schema = json_schema_for_type(hibob_type)
     assert schema["type"] == ["object", "null"]
-    assert schema["additionalProperties"] is True
+    assert "additionalProperties" not in schema
     jsonschema.validate(OBJECT_TYPES[hibob_type], schema)
     jsonschema.validate({**OBJECT_TYPES[hibob_type], "addedLater": 1}, schema)
     jsonschema.validate(None, schema)
@@ -192,6 +189,33 @@ def test_sensitive_fields_are_ssn_typed() -> None:
         [meta("identification.ssn", "ssn"), meta("identification.ssnSerialNumber")]
     )
     assert ssn.sensitive and not last4.sensitive
+
+
+def test_volatile_fields_are_images_calendar_counters_and_risk_scores() -> None:
+    """Values that change every day without an HR change (issue 13): not selected by
+    default in `employees`, so snapshots do not churn."""
+    volatile = parse_fields(
+        [
+            meta("root.avatarUrl", "avatar", jsonPath="avatarUrl", categoryId="root"),
+            meta("about.avatar", "avatar"),
+            meta("work.tenureDuration", "period"),
+            meta("payroll.timeSinceLastSalaryChange", "period"),
+            meta("personal.age", "number"),
+            meta("work.tenureYears", "number"),
+            meta("peopleAnalytics.lowPerformance", "number"),
+            meta("category_1.flightRisk", "number"),
+        ]
+    )
+    steady = parse_fields(
+        [
+            meta("work.startDate", "date"),
+            meta("personal.birthDate", "date"),
+            meta("work.title", "list"),
+            meta("identification.ssn", "ssn"),
+        ]
+    )
+    assert [f.id for f in volatile if not f.volatile] == []
+    assert [f.id for f in steady if f.volatile] == []
 
 
 # Schema builder -----------------------------------------------------------------------

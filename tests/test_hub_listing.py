@@ -20,8 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import ROOT
-from tests.postgres import in_ci
+from tests.helpers import MELTANO, ROOT, about, in_ci, require_meltano
 
 HUB_DIR = ROOT / "hub" / "extractors" / "tap-hibob"
 # The Hub's extractor schema: the only top-level keys and enum values it accepts.
@@ -59,16 +58,9 @@ LOADER_PIP_NAMES = {
 }
 
 
-@pytest.fixture(scope="module")
-def about() -> dict[str, Any]:
-    out = subprocess.run(
-        [sys.executable, "-m", "tap_hibob", "--about", "--format", "json"],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    ).stdout
-    return dict(json.loads(out))
+@pytest.fixture(scope="module", name="about")
+def about_json() -> dict[str, Any]:
+    return dict(json.loads(about("json")))
 
 
 @pytest.fixture(scope="module")
@@ -359,9 +351,7 @@ rules:
 
 
 def _meltano_bin() -> Path:
-    from tests.test_e2e_meltano import MELTANO, _require_meltano
-
-    _require_meltano()
+    require_meltano()
     return MELTANO
 
 

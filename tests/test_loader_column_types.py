@@ -19,8 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT
-from tests.postgres import in_ci
+from tests.helpers import ROOT, in_ci
 
 pytestmark = pytest.mark.xdist_group("column_types")
 

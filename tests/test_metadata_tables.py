@@ -3,38 +3,24 @@ columns, custom tables, tables added later, and the fallback when the metadata i
 
 from __future__ import annotations
 
-import copy
-import io
-import json
-import logging
-from contextlib import redirect_stdout
 from typing import Any
 
 import pytest
 
-from fake_hibob import SERVICE_USER_ID, SERVICE_USER_TOKEN, FakeHibob
+from fake_hibob import FakeHibob
 from fake_hibob import custom_tables as fake_custom
 from fake_hibob import tables as fake_tables
 from fake_hibob.catalog import BONUS_TARGET, CERTIFICATIONS, EQUIPMENT, WORK_LOCATION
 from tap_hibob import endpoints
-from tap_hibob.tap import TapHibob
+from tests.helpers import Run, discover, select, sync, tap_config
 
 CUSTOM = {f"custom_table_{CERTIFICATIONS}": CERTIFICATIONS, f"custom_table_{EQUIPMENT}": EQUIPMENT}
 BULK_TABLES = {spec.stream: table for table, spec in endpoints.TABLES.items() if spec.bulk}
 
 
-def _config(fake: FakeHibob, **extra: Any) -> dict[str, Any]:
-    return {
-        "service_user_id": SERVICE_USER_ID,
-        "service_user_token": SERVICE_USER_TOKEN,
-        "api_url": fake.url,
-        **extra,
-    }
-
-
 def _discover(fake: FakeHibob) -> dict[str, Any]:
-    catalog = TapHibob(config=_config(fake), parse_env_config=False).catalog_dict
-    return {entry["tap_stream_id"]: entry for entry in catalog["streams"]}
+    """The discovered catalog's entries by stream name."""
+    return {entry["tap_stream_id"]: entry for entry in discover(tap_config(fake))["streams"]}
 
 
 def _selected_by_default(entry: dict[str, Any]) -> bool:
@@ -42,23 +28,9 @@ def _selected_by_default(entry: dict[str, Any]) -> bool:
     return bool(root["metadata"].get("selected-by-default"))
 
 
-def _sync(fake: FakeHibob, streams: set[str], **extra: Any) -> dict[str, list[dict[str, Any]]]:
-    config = _config(fake, **extra)
-    catalog = copy.deepcopy(TapHibob(config=config, parse_env_config=False).catalog_dict)
-    for entry in catalog["streams"]:
-        for item in entry["metadata"]:
-            if item["breadcrumb"] == []:
-                item["metadata"]["selected"] = entry["tap_stream_id"] in streams
-    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
-    with redirect_stdout(out):
-        TapHibob(config=config, catalog=catalog, parse_env_config=False).sync_all()
-    out.seek(0)
-    records: dict[str, list[dict[str, Any]]] = {name: [] for name in streams}
-    for line in out.read().splitlines():
-        message = json.loads(line)
-        if message["type"] == "RECORD":
-            records[message["stream"]].append(message["record"])
-    return records
+def _sync(fake: FakeHibob, streams: set[str]) -> Run:
+    config = tap_config(fake)
+    return sync(config, select(discover(config), streams))
 
 
 def _keys(records: list[dict[str, Any]]) -> list[tuple[str, int]]:
@@ -86,7 +58,7 @@ def test_a_column_added_to_hibobs_metadata_appears_typed_without_a_code_change()
     column = {"id": "column_1799999999999", "name": "Shift", "type": "number", "custom": True}
     with FakeHibob(employees=20, options={"extra_table_columns": {"work": [column]}}) as fake:
         streams = _discover(fake)
-        records = _sync(fake, {"work_history"})["work_history"]
+        records = _sync(fake, {"work_history"}).records("work_history")
     custom = streams["work_history"]["schema"]["properties"]["customColumns"]["properties"]
     assert custom["column_1799999999999"]["type"] == ["number", "null"]
     values = [r["customColumns"].get("column_1799999999999") for r in records]
@@ -106,7 +78,7 @@ def test_a_table_hibob_adds_later_becomes_a_stream_not_selected_by_default() -> 
     }
     with FakeHibob(employees=20, options={"extra_tables": [table]}) as fake:
         entry = _discover(fake)["bank_accounts"]
-        records = _sync(fake, {"bank_accounts"})["bank_accounts"]
+        records = _sync(fake, {"bank_accounts"}).records("bank_accounts")
         expected = fake_tables.expected_rows(fake, "bank-accounts")
     assert not _selected_by_default(entry)
     assert set(entry["schema"]["properties"]) >= {"employeeId", "id", "bankName", "accountNumber"}
@@ -114,25 +86,21 @@ def test_a_table_hibob_adds_later_becomes_a_stream_not_selected_by_default() -> 
 
 
 @pytest.mark.parametrize("answer", ["403", "404", "html"])
-def test_without_table_metadata_the_bundled_schemas_stand_in(
-    answer: str, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_without_table_metadata_the_bundled_schemas_stand_in(answer: str) -> None:
     options = {"table_metadata_answer": answer}
-    with caplog.at_level(logging.WARNING), FakeHibob(employees=20, options=options) as fake:
+    with FakeHibob(employees=20, options=options) as fake:
         streams = _discover(fake)
-        records = _sync(fake, {"work_history"})["work_history"]
+        run = _sync(fake, {"work_history"})
     assert set(BULK_TABLES) <= set(streams)
-    warned = [
-        r for r in caplog.records if "built-in tables metadata could not be read" in r.message
-    ]
-    assert len(warned) >= 1
+    assert run.said("built-in tables metadata could not be read")
+    records = run.records("work_history")
     assert records and all("customColumns" in r for r in records)
 
 
 def test_every_table_syncs_exactly_the_fakes_rows_even_split_across_pages() -> None:
     streams = set(BULK_TABLES) | set(CUSTOM)
     with FakeHibob(employees=400) as fake:
-        records = _sync(fake, streams)
+        run = _sync(fake, streams)
         truth = {
             name: fake_tables.expected_rows(fake, table) for name, table in BULK_TABLES.items()
         }
@@ -145,18 +113,19 @@ def test_every_table_syncs_exactly_the_fakes_rows_even_split_across_pages() -> N
             }.items()
         }
     for name in streams:
-        got, want = _keys(records[name]), [(e.employee_id, e.row["id"]) for e in truth[name]]
+        got, want = _keys(run.records(name)), [(e.employee_id, e.row["id"]) for e in truth[name]]
         assert len(got) == len(set(got)) == len(want), name
         assert set(got) == set(want), name
         assert pages[name] == max(1, -(-len(want) // 200)), name
     # Entry ids repeat across employees, and some employees' rows span two pages.
-    assert len({r["id"] for r in records["work_history"]}) < len(records["work_history"])
+    work = run.records("work_history")
+    assert len({r["id"] for r in work}) < len(work)
 
 
 def test_custom_table_rows_carry_their_columns_typed() -> None:
     with FakeHibob(employees=60) as fake:
         schema = _discover(fake)[f"custom_table_{EQUIPMENT}"]["schema"]["properties"]
-        records = _sync(fake, {f"custom_table_{EQUIPMENT}"})[f"custom_table_{EQUIPMENT}"]
+        records = _sync(fake, {f"custom_table_{EQUIPMENT}"}).records(f"custom_table_{EQUIPMENT}")
     money = [k for k, v in schema.items() if "properties" in v and "currency" in v["properties"]]
     assert money, "the Equipment table has a currency column"
     values = [r[money[0]] for r in records if r.get(money[0])]

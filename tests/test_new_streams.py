@@ -3,62 +3,34 @@ left out by default, and people-search batches HiBob refuses as too large."""
 
 from __future__ import annotations
 
-import copy
-import io
-import json
-import logging
-from contextlib import redirect_stdout
 from typing import Any
 
-import pytest
-
-from fake_hibob import SERVICE_USER_ID, SERVICE_USER_TOKEN, FakeHibob
+from fake_hibob import FakeHibob
 from fake_hibob import company as fake_company
 from fake_hibob import payments as fake_payments
 from fake_hibob import tables as fake_tables
 from fake_hibob.people import ids_of
-from tap_hibob.tap import TapHibob
+from tests.helpers import Run, discover, entry, select, sync, tap_config
 
 
-def _config(fake: FakeHibob, **extra: Any) -> dict[str, Any]:
-    return {
-        "service_user_id": SERVICE_USER_ID,
-        "service_user_token": SERVICE_USER_TOKEN,
-        "api_url": fake.url,
-        # A short window on both sides: one-request-per-employee streams stay fast.
-        "rate_limit_window_seconds": 0.2,
-        **extra,
-    }
+def _config(fake: FakeHibob, **overrides: Any) -> dict[str, Any]:
+    # A short window on both sides: one-request-per-employee streams stay fast.
+    return tap_config(fake, **{"rate_limit_window_seconds": 0.2, **overrides})
 
 
-def _sync(fake: FakeHibob, *streams: str, **extra: Any) -> dict[str, list[dict[str, Any]]]:
-    config = _config(fake, **extra)
-    catalog = copy.deepcopy(TapHibob(config=config, parse_env_config=False).catalog_dict)
-    for entry in catalog["streams"]:
-        for item in entry["metadata"]:
-            if item["breadcrumb"] == []:
-                item["metadata"]["selected"] = entry["tap_stream_id"] in streams
-    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
-    with redirect_stdout(out):
-        TapHibob(config=config, catalog=catalog, parse_env_config=False).sync_all()
-    out.seek(0)
-    records: dict[str, list[dict[str, Any]]] = {name: [] for name in streams}
-    for line in out.read().splitlines():
-        message = json.loads(line)
-        if message["type"] == "RECORD":
-            records[message["stream"]].append(message["record"])
-    return records
+def _sync(fake: FakeHibob, *streams: str, **overrides: Any) -> Run:
+    config = _config(fake, **overrides)
+    return sync(config, select(discover(config), streams))
 
 
 def _fake(employees: int, **kw: Any) -> FakeHibob:
     return FakeHibob(employees=employees, window_seconds=0.2, **kw)
 
 
-def test_training_is_one_request_per_employee_with_a_plan_and_progress(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    with caplog.at_level(logging.INFO), _fake(60) as fake:
-        records = _sync(fake, "training")["training"]
+def test_training_is_one_request_per_employee_with_a_plan_and_progress() -> None:
+    with _fake(60) as fake:
+        run = _sync(fake, "training")
+        records = run.records("training")
         requests = fake.requests_to("/v1/people/")
         training = [r for r in requests if r.path.endswith("/training")]
         ids = ids_of(fake)
@@ -67,14 +39,13 @@ def test_training_is_one_request_per_employee_with_a_plan_and_progress(
         }
     assert len(training) == len(ids)  # 1 + N in all, the +1 being the shared id listing
     assert {(r["employeeId"], r["id"]) for r in records} == truth
-    logs = [r.getMessage() for r in caplog.records if r.name.endswith("training")]
-    assert any("60 requests" in m and "takes about" in m for m in logs)
-    assert any("60 of 60 requests done (100%)" in m for m in logs)
+    assert run.said("| tap-hibob.training ", "60 requests", "takes about", level="INFO")
+    assert run.said("| tap-hibob.training ", "60 of 60 requests done (100%)", level="INFO")
 
 
 def test_actual_payments_search_200_employees_at_a_time_every_page_kept() -> None:
     with _fake(450) as fake:
-        records = _sync(fake, "actual_payments")["actual_payments"]
+        records = _sync(fake, "actual_payments").records("actual_payments")
         searches = fake.requests_to("/v1/people/actual-payments/search")
         ids = ids_of(fake)
         truth = {(e.employee_id, e.row["id"]) for e in fake_payments.expected_rows(fake, ids)}
@@ -90,8 +61,8 @@ def test_actual_payments_search_200_employees_at_a_time_every_page_kept() -> Non
 
 def test_open_tasks_by_default_and_every_task_of_every_employee_on_request() -> None:
     with _fake(50) as fake:
-        default = _sync(fake, "tasks")["tasks"]
-        everything = _sync(fake, "tasks", tasks_include_closed=True)["tasks"]
+        default = _sync(fake, "tasks").records("tasks")
+        everything = _sync(fake, "tasks", tasks_include_closed=True).records("tasks")
         per_employee = fake.requests_to("/v1/tasks/people/")
         people = [e for e in fake.visible_employees() if e.id in set(ids_of(fake))]
         all_tasks = {t["id"] for e in people for t in fake_company.employee_tasks(fake, e)}
@@ -104,8 +75,7 @@ def test_open_tasks_by_default_and_every_task_of_every_employee_on_request() -> 
 
 def test_volatile_fields_are_not_selected_by_default_but_can_be() -> None:
     with _fake(10) as fake:
-        catalog = TapHibob(config=_config(fake), parse_env_config=False).catalog_dict
-    employees = next(s for s in catalog["streams"] if s["tap_stream_id"] == "employees")
+        employees = entry(discover(_config(fake)), "employees")
     off = {
         tuple(m["breadcrumb"][1::2])
         for m in employees["metadata"]
@@ -117,11 +87,10 @@ def test_volatile_fields_are_not_selected_by_default_but_can_be() -> None:
     assert ("work", "department") not in off and ("email",) not in off
 
 
-def test_a_batch_hibob_refuses_as_too_large_is_halved_and_nothing_is_lost(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    with caplog.at_level(logging.WARNING), _fake(130, options={"max_filter_values": 50}) as fake:
-        records = _sync(fake, "employees")["employees"]
+def test_a_batch_hibob_refuses_as_too_large_is_halved_and_nothing_is_lost() -> None:
+    with _fake(130, options={"max_filter_values": 50}) as fake:
+        run = _sync(fake, "employees")
+        records = run.records("employees")
         searches = [r for r in fake.requests_to("/v1/people/search") if "filters" in r.body]
         ids = ids_of(fake)
     assert sorted(r["id"] for r in records) == sorted(ids)
@@ -129,16 +98,12 @@ def test_a_batch_hibob_refuses_as_too_large_is_halved_and_nothing_is_lost(
     # 130 asked, refused; 65 refused; 32 works and stays for the rest of the run.
     assert sizes[:3] == [130, 65, 32] and set(sizes[2:]) <= {32, 130 - 4 * 32}
     assert [r.status for r in searches[:2]] == [400, 400]
-    assert any("using 32 per request for the rest of the run" in r.message for r in caplog.records)
+    assert run.said("using 32 per request for the rest of the run")
 
 
 def test_a_400_at_one_id_is_an_error_not_a_loop() -> None:
     with _fake(5, options={"max_filter_values": 0}) as fake:
-        config = _config(fake, people_batch_size=4)
-        out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
-        with redirect_stdout(out):
-            tap = TapHibob(config=config, parse_env_config=False)
-            with pytest.raises(Exception, match="not synced"):
-                tap.sync_all()
+        run = sync(_config(fake, people_batch_size=4), check=False)
         searches = [r for r in fake.requests_to("/v1/people/search") if "filters" in r.body]
+    assert run.returncode == 1 and "not synced" in str(run.error)
     assert [len(r.body["filters"][0]["values"]) for r in searches] == [4, 2, 1]

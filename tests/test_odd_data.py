@@ -1,9 +1,9 @@
 """Odd but valid data: nothing crashes, nothing is dropped silently.
 
 Unicode everywhere, nulls in every value, an empty tenant, a service user who sees nobody, a
-field renamed or re-created between discovery and sync. Each sync selects every stream and
-runs the real CLI against the fake; the fake's answers are rewritten in-process where HiBob
-may send what the stock fake does not.
+field renamed or re-created between discovery and sync. Each sync selects every stream the
+fake serves and runs in-process (the CLI once, for an ASCII-only terminal); the fake's
+answers are rewritten where HiBob may send what the stock fake does not.
 """
 
 from __future__ import annotations
@@ -18,27 +18,33 @@ from fake_hibob import FakeHibob, Profile, Tenant
 from fake_hibob.people import field_specs
 from fake_hibob.profiles import EVERYTHING
 from fake_hibob.server import Request
-from tests.conftest import CliRun, run_tap
-from tests.test_faults import config_for, discover, keyed, select, transform_replies
+from tap_hibob.errors import HibobNoAccessError
+from tests.helpers import (
+    Run,
+    discover,
+    keyed,
+    quick_config,
+    run_tap,
+    select,
+    select_all,
+    sync,
+    transform_replies,
+)
 
 FIELDS_PATH = "/v1/company/people/fields"
 # Primary-key columns of every stream: a null there is not valid data, so they are kept.
 KEYS = {"id", "employeeId", "requestId", "changeType", "name", "listName", "policyType"}
 
 
-def warnings(run: CliRun) -> list[str]:
-    return [line for line in run.stderr.splitlines() if "| WARNING " in line]
-
-
-def assert_ok(run: CliRun) -> None:
+def assert_ok(run: Run) -> None:
     assert run.returncode == 0, run.stderr[-3000:]
     assert "Traceback" not in run.stderr
-    assert not [line for line in run.stderr.splitlines() if "| ERROR " in line]
+    assert not run.errors
 
 
-def sync_all(tmp_path: Path, fake: FakeHibob, **config: Any) -> tuple[dict[str, Any], CliRun]:
-    catalog = select(discover(tmp_path, config_for(fake, **config)))
-    return catalog, run_tap(tmp_path, config_for(fake, **config), catalog=catalog)
+def sync_all(fake: FakeHibob, **config: Any) -> tuple[dict[str, Any], Run]:
+    catalog = select_all(discover(quick_config(fake, **config)))
+    return catalog, sync(quick_config(fake, **config), catalog)
 
 
 # Unicode --------------------------------------------------------------------------------------
@@ -57,9 +63,9 @@ def test_unicode_names_arrive_exactly(tmp_path: Path) -> None:
     for employee, (first, last) in zip(tenant.employees, ODD_NAMES, strict=False):
         employee.first_name, employee.surname = first, last
     with FakeHibob(tenant, window_seconds=1.0) as fake:
-        _, run = sync_all(tmp_path, fake)
+        _, run = sync_all(fake)
         # Harsh: an ASCII-only stdout/stderr would crash any writer that is not escaping.
-        again = run_tap(tmp_path, config_for(fake), env={"PYTHONIOENCODING": "ascii"})
+        again = run_tap(tmp_path, quick_config(fake), env={"PYTHONIOENCODING": "ascii"})
     assert_ok(run)
     assert_ok(again)
     # Singer output is UTF-8 JSON whatever the locale (the ASCII-only run is compared below).
@@ -99,16 +105,16 @@ def null_values(value: Any) -> Any:
     return value
 
 
-def test_nulls_everywhere_drop_no_record(tmp_path: Path) -> None:
+def test_nulls_everywhere_drop_no_record() -> None:
     tenant = Tenant.generate(15, seed=4)
     with FakeHibob(tenant, window_seconds=1.0) as fake:
-        catalog, clean = sync_all(tmp_path, fake)
+        catalog, clean = sync_all(fake)
     assert_ok(clean)
     with FakeHibob(tenant, window_seconds=1.0) as fake:
         transform_replies(
             fake, lambda _, payload: null_values(payload), only=lambda r: r.path != FIELDS_PATH
         )
-        run = run_tap(tmp_path, config_for(fake), catalog=catalog)
+        run = sync(quick_config(fake), catalog)
     assert_ok(run)
     expected, _ = keyed(clean)
     got, duplicates = keyed(run)
@@ -126,51 +132,56 @@ def test_nulls_everywhere_drop_no_record(tmp_path: Path) -> None:
         ("whos_out", "outs"),
     ],
 )
-def test_null_instead_of_a_list_is_handled(stream: str, key: str, tmp_path: Path) -> None:
-    """`{"tasks": null}`: either no records with a warning, or one clear error line. Never a
-    crash, and never silently nothing (with ACTIVATE_VERSION an empty full-table sync makes
-    the loader delete every row)."""
+def test_null_instead_of_a_list_fails_the_stream_clearly(stream: str, key: str) -> None:
+    """`{"tasks": null}` is not "no tasks": read as an empty full-table sync, it would let
+    ACTIVATE_VERSION delete every row downstream. The stream fails with one clear line
+    naming the key, the others sync, and nothing is activated."""
 
     def null_list(_: Request, payload: Any) -> Any:
         return {**payload, key: None} if isinstance(payload, dict) else payload
 
     with FakeHibob(Tenant.generate(8, seed=5), window_seconds=1.0) as fake:
-        catalog = select(discover(tmp_path, config_for(fake)), lambda name: name == stream)
+        config = quick_config(fake, emit_activate_version_messages=True)
+        catalog = select(discover(config), [stream, "named_lists"])
         transform_replies(fake, null_list)
-        run = run_tap(tmp_path, config_for(fake), catalog=catalog)
+        run = sync(config, catalog, check=False)
     assert "Traceback" not in run.stderr
+    assert run.returncode == 1
     assert run.records(stream) == []
-    if run.returncode == 0:
-        assert [w for w in warnings(run) if stream in w], run.stderr[-2000:]
-    else:
-        errors = [line for line in run.stderr.splitlines() if "| ERROR " in line]
-        ours = [e for e in errors if "An unhandled error occurred" not in e]
-        assert ours and all("unexpected" not in e for e in ours), errors
-        assert [e for e in ours if f"'{key}'" in e], errors
+    line, summary = run.said(f"'{key}'", level="ERROR")  # when it failed, and the summary
+    assert "unexpected" not in line
+    assert f"  - {stream}: " in summary
+    assert run.records("named_lists")
+    assert [m["stream"] for m in run.of("ACTIVATE_VERSION")] == ["named_lists"]
 
 
 # Nobody there ---------------------------------------------------------------------------------
 
 
-def test_empty_tenant(tmp_path: Path) -> None:
+def test_empty_tenant_stops_the_run_before_any_stream() -> None:
+    """Nobody to read: the run stops after the id listing (a full-table stream must not
+    empty a loader's table) and says why; the company-level streams still run alone."""
     with FakeHibob(Tenant.generate(0), window_seconds=1.0) as fake:
-        _, run = sync_all(tmp_path, fake)
-    assert_ok(run)
-    assert run.records("employees") == []
-    assert run.records("employee_fields")  # the company's fields exist without people
-    assert run.states and "bookmarks" in run.states[-1]
-    assert any("HiBob returned no employees" in line for line in warnings(run))
+        catalog = select_all(discover(quick_config(fake)))
+        run = sync(quick_config(fake), catalog, check=False)
+        company = sync(quick_config(fake), select(catalog, ["employee_fields", "named_lists"]))
+    assert run.returncode == 1 and isinstance(run.error, HibobNoAccessError)
+    assert run.said("HiBob lists no employees", level="ERROR")
+    assert not run.of("RECORD") and not run.of("SCHEMA")
+    assert company.records("employee_fields")  # the company's fields exist without people
 
 
-def test_service_user_who_sees_nobody(tmp_path: Path) -> None:
+def test_service_user_who_sees_nobody() -> None:
     """A permission group whose access scope matches no one: people search returns 0
-    employees. Not an error, but the user must be told where to look."""
+    employees. The run stops, and the user is told where to look."""
     nobody = Profile("nobody", EVERYTHING, lifecycle_statuses=frozenset())
     with FakeHibob(Tenant.generate(10, seed=6), profile=nobody, window_seconds=1.0) as fake:
-        _, run = sync_all(tmp_path, fake)
-    assert_ok(run)
+        catalog = select_all(discover(quick_config(fake)))
+        run = sync(quick_config(fake), catalog, check=False)
+    assert run.returncode == 1
     assert run.records("employees") == []
-    assert any("Whose data can members access?" in line for line in warnings(run)), warnings(run)
+    [line] = run.said("Whose data can members access?", level="ERROR")
+    assert "Hired, Employed, Terminated" in line
 
 
 # A field changed between discovery and sync ---------------------------------------------------
@@ -190,12 +201,12 @@ def _value_at(record: dict[str, Any], path: tuple[str, ...]) -> Any:
 
 
 def test_field_renamed_in_hibob_keeps_its_data(
-    tmp_path: Path, custom_field: tuple[Tenant, str, tuple[str, ...]]
+    custom_field: tuple[Tenant, str, tuple[str, ...]],
 ) -> None:
     """HiBob field ids are stable: renaming a field changes only its display name."""
     tenant, field_id, path = custom_field
     with FakeHibob(tenant, window_seconds=1.0) as fake:
-        catalog, before = sync_all(tmp_path, fake)
+        catalog, before = sync_all(fake)
 
         def rename(_: Request, fields: Any) -> Any:
             for field in fields:
@@ -204,22 +215,22 @@ def test_field_renamed_in_hibob_keeps_its_data(
             return fields
 
         transform_replies(fake, rename, only=lambda r: r.path == FIELDS_PATH)
-        after = run_tap(tmp_path, config_for(fake), catalog=catalog)
+        after = sync(quick_config(fake), catalog)
     assert_ok(after)
     assert after.records("employees") == before.records("employees")
     assert any(_value_at(r, path) is not None for r in after.records("employees"))
-    assert not [w for w in warnings(after) if field_id in w]
+    assert not after.said(field_id)
 
 
 def test_field_recreated_under_a_new_id_is_reported_both_ways(
-    tmp_path: Path, custom_field: tuple[Tenant, str, tuple[str, ...]]
+    custom_field: tuple[Tenant, str, tuple[str, ...]],
 ) -> None:
     """An admin deleted a field and created it again: the catalog's id is gone and a new id
     exists the catalog does not know. Both must be named; the rest of the record is intact."""
     tenant, field_id, _ = custom_field
     new_id = field_id.rsplit(".", 1)[0] + ".field_1799999999999"
     with FakeHibob(tenant, window_seconds=1.0) as fake:
-        catalog, before = sync_all(tmp_path, fake)
+        catalog, before = sync_all(fake)
         fake.options["drop_fields"] = [field_id]
 
         def recreate(_: Request, fields: Any) -> Any:
@@ -227,9 +238,9 @@ def test_field_recreated_under_a_new_id_is_reported_both_ways(
             return [*fields, {**old, "id": new_id, "jsonPath": new_id}]
 
         transform_replies(fake, recreate, only=lambda r: r.path == FIELDS_PATH)
-        after = run_tap(tmp_path, config_for(fake), catalog=catalog)
+        after = sync(quick_config(fake), catalog)
     assert_ok(after)
-    said = warnings(after)
+    said = after.warnings
     assert [w for w in said if field_id in w and "--discover" in w], said
     assert [w for w in said if new_id in w], f"the new field {new_id} was not named: {said}"
     drop = field_id.split(".")

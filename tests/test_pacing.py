@@ -4,27 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
+from fake_hibob import FakeHibob
+from fake_hibob.tables import expected_rows
 from tap_hibob.client import RESET_MARGIN_SECONDS, Pacer
+from tests.helpers import FakeClock, Run, discover, select, sync, tap_config
 
 WALL_START = 1_800_000_000.0
 
 
-class Clock:
-    """monotonic and wall clocks that only move when the code under test sleeps."""
+class Clock(FakeClock):
+    """The toolkit's fake clock from 0, as monotonic and wall clocks that only move when the
+    code under test sleeps."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.now = 0.0
-        self.sleeps: list[float] = []
 
     def monotonic(self) -> float:
         return self.now
 
     def wall(self) -> float:
         return WALL_START + self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def pacer(limit: int = 50, window: float = 60.0) -> tuple[Pacer, Clock]:
@@ -111,41 +111,12 @@ def test_answers_without_headers_leave_the_published_limit_in_charge() -> None:
 # Against the fake HiBob --------------------------------------------------------------------
 
 
-def _sync_tables(fake: Any, *streams: str, **config: Any) -> dict[str, list[dict[str, Any]]]:
-    import copy
-    import io
-    import json
-    from contextlib import redirect_stdout
-
-    from fake_hibob import SERVICE_USER_ID, SERVICE_USER_TOKEN
-    from tap_hibob.tap import TapHibob
-
-    settings = {
-        "service_user_id": SERVICE_USER_ID,
-        "service_user_token": SERVICE_USER_TOKEN,
-        "api_url": fake.url,
-        **config,
-    }
-    catalog = copy.deepcopy(TapHibob(config=settings, parse_env_config=False).catalog_dict)
-    for entry in catalog["streams"]:
-        for item in entry["metadata"]:
-            if item["breadcrumb"] == []:
-                item["metadata"]["selected"] = entry["tap_stream_id"] in streams
-    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
-    with redirect_stdout(out):
-        TapHibob(config=settings, catalog=catalog, parse_env_config=False).sync_all()
-    out.seek(0)
-    records: dict[str, list[dict[str, Any]]] = {name: [] for name in streams}
-    for line in out.read().splitlines():
-        message = json.loads(line)
-        if message["type"] == "RECORD":
-            records[message["stream"]].append(message["record"])
-    return records
+def _sync_tables(fake: FakeHibob, *streams: str, **overrides: Any) -> Run:
+    config = tap_config(fake, **overrides)
+    return sync(config, select(discover(config), streams))
 
 
-def _rows(fake: Any, table: str) -> set[tuple[str, int]]:
-    from fake_hibob.tables import expected_rows
-
+def _rows(fake: FakeHibob, table: str) -> set[tuple[str, int]]:
     return {(e.employee_id, e.row["id"]) for e in expected_rows(fake, table)}
 
 
@@ -154,8 +125,6 @@ def _keys(records: list[dict[str, Any]]) -> set[tuple[str, int]]:
 
 
 def test_read_ahead_sends_requests_of_two_endpoints_at_the_same_time() -> None:
-    from fake_hibob import FakeHibob
-
     with FakeHibob(employees=300, latency=0.3) as fake:
         _sync_tables(fake, "work_history", "lifecycle_history", read_ahead=True)
         work = fake.requests_to("/v1/bulk/people/work")
@@ -168,8 +137,6 @@ def test_read_ahead_sends_requests_of_two_endpoints_at_the_same_time() -> None:
 
 
 def test_one_stream_at_a_time_when_read_ahead_is_off() -> None:
-    from fake_hibob import FakeHibob
-
     with FakeHibob(employees=300, latency=0.05) as fake:
         _sync_tables(fake, "work_history", "lifecycle_history", read_ahead=False)
         work = fake.requests_to("/v1/bulk/people/work")
@@ -179,31 +146,25 @@ def test_one_stream_at_a_time_when_read_ahead_is_off() -> None:
 
 
 def test_another_client_eating_the_budget_causes_no_429() -> None:
-    from fake_hibob import FakeHibob
-
     options = {"foreign_usage": {"bulk_work": 46}}  # 4 of 50 left for the tap per window
     with FakeHibob(employees=900, window_seconds=2.0, options=options) as fake:
-        records = _sync_tables(fake, "work_history", rate_limit_window_seconds=2.0)
+        run = _sync_tables(fake, "work_history", rate_limit_window_seconds=2.0)
         statuses = [r.status for r in fake.requests_to("/v1/bulk/people/work")]
         truth = _rows(fake, "work")
-    assert _keys(records["work_history"]) == truth
+    assert _keys(run.records("work_history")) == truth
     assert len(statuses) > 8 and 429 not in statuses
 
 
 def test_a_lower_limit_in_hibobs_headers_is_followed_without_429() -> None:
-    from fake_hibob import FakeHibob
-
     with FakeHibob(employees=400, window_seconds=2.0, limits={"bulk_work": 3}) as fake:
-        records = _sync_tables(fake, "work_history", rate_limit_window_seconds=2.0)
+        run = _sync_tables(fake, "work_history", rate_limit_window_seconds=2.0)
         statuses = [r.status for r in fake.requests_to("/v1/bulk/people/work")]
         truth = _rows(fake, "work")
-    assert _keys(records["work_history"]) == truth
+    assert _keys(run.records("work_history")) == truth
     assert len(statuses) > 3 and 429 not in statuses
 
 
 def test_a_tenant_limiting_bulk_reads_together_only_makes_the_sync_wait() -> None:
-    from fake_hibob import FakeHibob
-
     tables = {
         "work_history": "work",
         "employment_history": "employment",
@@ -213,7 +174,7 @@ def test_a_tenant_limiting_bulk_reads_together_only_makes_the_sync_wait() -> Non
     with FakeHibob(
         employees=300, window_seconds=1.0, limits={"shared": 4}, options=options
     ) as fake:
-        records = _sync_tables(fake, *tables, rate_limit_window_seconds=1.0, read_ahead=True)
+        run = _sync_tables(fake, *tables, rate_limit_window_seconds=1.0, read_ahead=True)
         truth = {name: _rows(fake, table) for name, table in tables.items()}
     for name in tables:
-        assert _keys(records[name]) == truth[name], name
+        assert _keys(run.records(name)) == truth[name], name

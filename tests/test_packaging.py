@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from fake_hibob import FakeHibob
-from tests.conftest import ROOT, tap_config
+from tests.helpers import ROOT, tap_config
 
 pytestmark = pytest.mark.xdist_group("packaging")
 

@@ -1,133 +1,50 @@
-"""The `employees` stream end to end: the real CLI against the fake HiBob."""
+"""The `employees` stream against the fake HiBob: discovery, what is requested, and how
+HiBob's answers become records. Syncs run in-process; the CLI where its output is the point.
+"""
 
 from __future__ import annotations
 
-import copy
 import json
 from collections import Counter
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-
-import jsonschema
 
 from fake_hibob import FakeHibob, Tenant
 from fake_hibob.people import CUSTOM_CATEGORY, CUSTOM_TYPES, field_specs, ids_of
 from fake_hibob.profiles import BASIC, SEED, Profile
 from fake_hibob.server import Request
-from tap_hibob.tap import TapHibob
-from tests.conftest import CliRun, run_tap, tap_config
+from tap_hibob.errors import HibobNoAccessError
+from tests.helpers import (
+    VOLATILE_FIELDS,
+    assert_conforms,
+    assert_unique,
+    crumb,
+    default_employee_fields,
+    discover,
+    entry,
+    request_counts,
+    run_tap,
+    searches,
+    select,
+    select_property,
+    sync,
+    tap_config,
+    transform_replies,
+    value_at,
+)
 
-PEOPLE_STREAMS = ("employees", "employee_fields", "named_lists")
-
-
-# Helpers ---------------------------------------------------------------------------------
-
-
-def discover(fake: FakeHibob, **config: Any) -> dict[str, Any]:
-    """The catalog `--discover` prints, built in-process (the CLI's own discovery is tested
-    once, below; syncs always run the real CLI)."""
-    tap = TapHibob(config=tap_config(fake, **config), parse_env_config=False)
-    return copy.deepcopy(tap.catalog_dict)
-
-
-def entry(catalog: dict[str, Any], stream: str) -> dict[str, Any]:
-    return next(s for s in catalog["streams"] if s["tap_stream_id"] == stream)
-
-
-def only(catalog: dict[str, Any], *streams: str) -> dict[str, Any]:
-    """A copy of the catalog with exactly these streams selected."""
-    chosen = copy.deepcopy(catalog)
-    for stream in chosen["streams"]:
-        for item in stream["metadata"]:
-            if item["breadcrumb"] == []:
-                item["metadata"]["selected"] = stream["tap_stream_id"] in streams
-    return chosen
+ACCESS_SCOPE = "Lifecycle status: Hired, Employed, Terminated"
+IDENTIFICATION_VIEW = "People > Identification > View selected employees' Identification sections"
+IDENTIFICATION_EDIT = "People > Identification > Edit selected employees' Identification sections"
 
 
-def crumb(path: str) -> list[str]:
-    out: list[str] = []
-    for key in path.split("."):
-        out += ["properties", key]
-    return out
+def employees_only(fake: FakeHibob, **config: Any) -> dict[str, Any]:
+    return select(discover(tap_config(fake, **config)), ["employees"])
 
 
-def select(catalog: dict[str, Any], stream: str, path: str, selected: bool) -> None:
-    metadata = entry(catalog, stream)["metadata"]
-    target = crumb(path)
-    for item in metadata:
-        if item["breadcrumb"] == target:
-            item["metadata"]["selected"] = selected
-            return
-    metadata.append({"breadcrumb": target, "metadata": {"selected": selected}})
-
-
-def sync(tmp_path: Path, fake: FakeHibob, catalog: dict[str, Any], **config: Any) -> CliRun:
-    run = run_tap(tmp_path, tap_config(fake, **config), catalog=catalog)
-    assert run.returncode == 0, run.stderr[-3000:]
-    return run
-
-
-def warnings(run: CliRun) -> list[str]:
-    return [line for line in run.stderr.splitlines() if "WARNING" in line]
-
-
-def searches(fake: FakeHibob) -> list[Request]:
-    return fake.requests_to("/v1/people/search")
-
-
-def value_at(record: dict[str, Any], path: tuple[str, ...]) -> tuple[bool, Any]:
-    """(present, value); a null parent counts as present with no value."""
-    node: Any = record
-    for key in path:
-        if node is None:
-            return True, None
-        if not isinstance(node, dict) or key not in node:
-            return False, None
-        node = node[key]
-    return True, node
-
-
-_CHECKER = jsonschema.FormatChecker()
-
-
-@_CHECKER.checks("date-time", raises=ValueError)
-def _is_rfc3339_utc(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
-    parsed = datetime.fromisoformat(value)
-    return parsed.tzinfo is not None and parsed.utcoffset().total_seconds() == 0  # type: ignore[union-attr]
-
-
-def assert_conforms(run: CliRun, stream: str) -> list[dict[str, Any]]:
-    """Every record validates against the SCHEMA message the tap sent for it."""
-    [schema] = [
-        m["schema"] for m in run.messages if m["type"] == "SCHEMA" and m["stream"] == stream
-    ]
-    validator = jsonschema.Draft202012Validator(schema, format_checker=_CHECKER)
-    records = run.records(stream)
-    assert records
-    for record in records:
-        errors = sorted(validator.iter_errors(record), key=str)
-        assert not errors, (record.get("id"), [e.message for e in errors[:3]])
-    assert "not found in catalog schema" not in run.stderr
-    return records
-
-
-def assert_unique(records: list[dict[str, Any]], keys: tuple[str, ...]) -> None:
-    counts = Counter(tuple(r[k] for k in keys) for r in records)
-    assert all(None not in key for key in counts)
-    duplicates = [key for key, n in counts.items() if n > 1]
-    assert not duplicates, duplicates[:5]
-
-
-def expected_paths(fake: FakeHibob) -> dict[str, tuple[str, ...]]:
-    """Fields a default sync must return with the 'all' profile: all but SSN and payments."""
-    return {
-        s.id: s.path
-        for s in field_specs(fake.tenant)
-        if s.type != "ssn" and not s.id.startswith("actualPayment.")
-    }
+def requested(fake: FakeHibob) -> set[str]:
+    """Field ids the batch reads asked for (the first search only lists ids)."""
+    return {f for r in searches(fake)[1:] for f in r.body["fields"]}
 
 
 # Discovery -----------------------------------------------------------------------------
@@ -138,7 +55,7 @@ def test_discover_lists_custom_fields_with_their_types(tmp_path: Path) -> None:
         run = run_tap(tmp_path, tap_config(fake), "--discover")
         assert run.returncode == 0, run.stderr[-3000:]
         catalog = json.loads(run.stdout)
-        assert catalog == json.loads(json.dumps(discover(fake)))
+        assert catalog == discover(tap_config(fake))  # the CLI prints the in-process catalog
         customs = [s for s in field_specs(fake.tenant) if "field_" in s.id]
     employees = entry(catalog, "employees")
     props = employees["schema"]["properties"]
@@ -165,26 +82,35 @@ def test_discover_lists_custom_fields_with_their_types(tmp_path: Path) -> None:
         assert spec.id in node["description"]
     assert props[CUSTOM_CATEGORY]["type"] == ["object", "null"]
     assert employees["key_properties"] == ["id"]
-    # One metadata entry per nested field, so each can be deselected; SSN off by default.
+    # One metadata entry per nested field, so each can be deselected; SSN and fields that
+    # change daily (images, age and tenure counters) are off by default.
     breadcrumbs = {tuple(m["breadcrumb"]): m["metadata"] for m in employees["metadata"]}
     for spec in customs:
         assert tuple(crumb(spec.json_path)) in breadcrumbs
-    assert breadcrumbs[tuple(crumb("identification.ssn"))]["selected-by-default"] is False
-    assert breadcrumbs[tuple(crumb("work.department"))].get("selected-by-default") is not False
+    searchable = [s for s in field_specs(fake.tenant) if not s.id.startswith("actualPayment.")]
+    off = {
+        s.id
+        for s in searchable
+        if breadcrumbs[tuple(crumb(s.json_path))].get("selected-by-default") is False
+    }
+    assert off == {"identification.ssn", *VOLATILE_FIELDS}
+    human = tuple(crumb(["humanReadable", "personal", "age"]))
+    assert breadcrumbs[human]["selected-by-default"] is False  # its label too
 
 
 # Sync: permission profiles ------------------------------------------------------------
 
 
-def test_everything_profile_emits_every_employee_with_every_field(tmp_path: Path) -> None:
+def test_everything_profile_emits_every_employee_with_every_field() -> None:
     with FakeHibob(Tenant.generate(25, custom_fields=6)) as fake:
-        catalog = only(discover(fake), "employees")
+        catalog = employees_only(fake)
         fake.log.clear()
-        run = sync(tmp_path, fake, catalog)
-        expected = expected_paths(fake)
+        run = sync(tap_config(fake), catalog)
+        expected = default_employee_fields(fake)
         everyone = ids_of(fake)
         terminated = {e.id for e in fake.tenant.employees if e.lifecycle == "terminated"}
-        requests = Counter(r.endpoint for r in fake.log)
+        requests = request_counts(fake.log)
+        fields = requested(fake)
     records = assert_conforms(run, "employees")
     assert_unique(records, ("id",))
     assert [r["id"] for r in records] == everyone
@@ -194,18 +120,23 @@ def test_everything_profile_emits_every_employee_with_every_field(tmp_path: Path
         assert not missing, (record["id"], missing)
         assert "identification" not in record  # SSN is the only field there; opt-in
         assert not [key for key in record if key.startswith("/")]
-    assert warnings(run) == []  # nothing left out, nothing stale, nothing unmapped
-    # 1 metadata read, 1 id listing, 1 batch of 25.
-    assert requests == {"fields_metadata": 1, "people_search": 2}
+    assert not fields & VOLATILE_FIELDS
+    assert run.warnings == []  # nothing left out, nothing stale, nothing undeclared
+    # The metadata reads, 1 id listing, 1 batch of 25.
+    assert requests == {
+        "GET /v1/company/people/fields": 1,
+        "GET /v1/company/people/employee-tables/metadata": 1,
+        "GET /v1/people/custom-tables/metadata": 1,
+        "POST /v1/people/search": 2,
+    }
 
 
-def test_seed_profile_warns_once_per_category_it_cannot_see(tmp_path: Path) -> None:
+def test_seed_profile_warns_once_per_category_it_cannot_see() -> None:
     with FakeHibob(profile="seed") as fake:
-        catalog = only(discover(fake), "employees")
-        select(catalog, "employees", "identification.ssn", True)  # opted in
-        run = sync(tmp_path, fake, catalog)
-        requested = {f for r in searches(fake)[1:] for f in r.body["fields"]}
-    left_out = [w for w in warnings(run) if "left out" in w]
+        catalog = select_property(employees_only(fake), "employees", "identification.ssn", True)
+        run = sync(tap_config(fake), catalog)
+        fields = requested(fake)
+    left_out = [w for w in run.warnings if "left out" in w]
     about = "People > About > View selected employees' About sections"
     custom = "People > Equipment > View selected employees' Equipment sections"
     assert len(left_out) == 2, left_out
@@ -214,43 +145,196 @@ def test_seed_profile_warns_once_per_category_it_cannot_see(tmp_path: Path) -> N
     records = assert_conforms(run, "employees")
     assert all("about" not in r and "personal" in r for r in records)
     # Without the edit permission HiBob masks SSNs: said once, with the permission to add.
-    assert "identification.ssn" in requested
-    masked = [w for w in warnings(run) if "obscured" in w]
-    assert len(masked) == 1
-    assert (
-        "People > Identification > Edit selected employees' Identification sections" in (masked[0])
-    )
+    assert "identification.ssn" in fields
+    [masked] = [w for w in run.warnings if "obscured" in w]
+    assert IDENTIFICATION_EDIT in masked
 
 
-def test_no_personal_profile_names_the_missing_permissions(tmp_path: Path) -> None:
+def test_no_personal_profile_names_the_missing_permissions() -> None:
     with FakeHibob(profile="no_personal") as fake:
-        catalog = only(discover(fake), "employees")
-        select(catalog, "employees", "identification.ssn", True)
-        run = sync(tmp_path, fake, catalog)
-    left_out = "\n".join(w for w in warnings(run) if "left out" in w)
+        catalog = select_property(employees_only(fake), "employees", "identification.ssn", True)
+        run = sync(tap_config(fake), catalog)
+    left_out = "\n".join(w for w in run.warnings if "left out" in w)
     assert "People > Personal > View selected employees' Personal sections" in left_out
-    assert "People > Identification > View selected employees' Identification sections" in left_out
+    assert IDENTIFICATION_VIEW in left_out
     assert "identification.ssn" in left_out
+    # A hidden SSN needs both Identification permissions (view, and edit to unmask).
+    [ssn] = [w for w in run.warnings if "left out identification.ssn" in w]
+    assert IDENTIFICATION_VIEW in ssn and IDENTIFICATION_EDIT in ssn
     assert "People > Work >" not in left_out
     records = assert_conforms(run, "employees")
     assert all("personal" not in r and "identification" not in r for r in records)
 
 
-def test_no_visible_employees_is_a_warning_not_silence(tmp_path: Path) -> None:
+def test_no_visible_employees_stops_the_run_naming_basic_info() -> None:
+    """HiBob lists nobody (no Basic info): the run stops before any other data request,
+    so no full-table stream can empty a loader's table."""
     no_basic = Profile("no_basic", SEED - {BASIC})
     with FakeHibob(profile=no_basic) as fake:
-        run = sync(tmp_path, fake, only(discover(fake), "employees"))
-    assert run.records("employees") == []
-    [warning] = [w for w in warnings(run) if "no employees" in w]
-    assert BASIC in warning
+        catalog = discover(tap_config(fake))
+        fake.log.clear()
+        run = sync(tap_config(fake), catalog, check=False)
+        requests = request_counts(fake.log)
+    assert run.returncode == 1 and isinstance(run.error, HibobNoAccessError)
+    [line] = run.said("lists no employees", level="ERROR")
+    assert BASIC in line and ACCESS_SCOPE in line
+    assert run.of("RECORD") == []
+    assert requests["POST /v1/people/search"] == 1
+    assert not [r for r in requests if "/bulk/" in r or "/timeoff/" in r or "/tasks" in r]
 
 
-def test_service_user_in_no_group_fails_with_the_permission(tmp_path: Path) -> None:
+def test_service_user_in_no_group_stops_at_the_first_403(tmp_path: Path) -> None:
     with FakeHibob(profile="none") as fake:
-        catalog = only(discover(fake), "employees")  # metadata needs no permission
+        catalog = discover(tap_config(fake))  # metadata needs no permission
+        fake.log.clear()
         run = run_tap(tmp_path, tap_config(fake), catalog=catalog)
-        denied = fake.requests_to("/v1/people/search", status=403)
+        denied = fake.requests_to(status=403)
+        data = [r for r in fake.log if "metadata" not in r.path and "fields" not in r.path]
     assert run.returncode == 1
     assert "Traceback" not in run.stderr
-    assert "'employees'" in run.stderr and BASIC in run.stderr
-    assert len(denied) == 1  # never retried
+    [line] = [line for line in run.errors if "(403)" in line]
+    assert "probably in no permission group" in line and BASIC in line
+    assert [r.path for r in denied] == ["/v1/people/search"]  # one 403, never retried
+    assert len(data) == 1  # nothing else was asked
+    assert run.of("RECORD") == []
+
+
+# Sync: what is requested ---------------------------------------------------------------
+
+
+def test_deselected_fields_are_never_requested(fake: FakeHibob) -> None:
+    catalog = employees_only(fake)
+    custom = next(s for s in field_specs(fake.tenant) if s.id.startswith("work.custom."))
+    select_property(catalog, "employees", "work.department", False)
+    select_property(catalog, "employees", "payroll", False)  # a whole category object
+    select_property(catalog, "employees", custom.json_path, False)
+    fake.log.clear()
+    run = sync(tap_config(fake, include_inactive=False), catalog)
+    active = ids_of(fake, include_inactive=False)
+    reads = searches(fake)[1:]  # after the id listing
+    assert reads
+    for request in reads:
+        fields = set(request.body["fields"])
+        assert "work.department" not in fields and custom.id not in fields
+        assert not [f for f in fields if f.startswith("payroll.")]
+        assert "identification.ssn" not in fields  # not selected by default
+        assert not fields & VOLATILE_FIELDS  # nor are fields that change every day
+        assert "work.title" in fields and "root.id" in fields
+    records = assert_conforms(run, "employees")
+    for record in records:
+        assert "department" not in record["work"] and "payroll" not in record
+        assert custom.path[-1] not in record["work"].get("custom", {})
+    # include_inactive=false: HiBob's showInactive=false, so terminated people stay out.
+    assert {r.body["showInactive"] for r in searches(fake)} == {False}
+    assert [r["id"] for r in records] == active
+
+
+def test_volatile_fields_are_read_when_selected(fake: FakeHibob) -> None:
+    catalog = select_property(employees_only(fake), "employees", "work.tenureDuration", True)
+    run = sync(tap_config(fake), catalog)
+    assert "work.tenureDuration" in requested(fake)
+    assert "personal.age" not in requested(fake)
+    records = assert_conforms(run, "employees")
+    assert any(r["work"].get("tenureDuration") for r in records)
+
+
+def test_a_catalog_field_hibob_no_longer_has_warns_once() -> None:
+    with FakeHibob() as fake:
+        catalog = employees_only(fake)
+        gone = next(s for s in field_specs(fake.tenant) if s.id.startswith("work.custom."))
+    # work.reportsTo.email also goes; its path stays a property of work.reportsTo's
+    # `employee` type, so it is no stale field.
+    with FakeHibob(options={"drop_fields": [gone.id, "work.reportsTo.email"]}) as fake:
+        run = sync(tap_config(fake), catalog)
+        fields = requested(fake)
+        everyone = ids_of(fake)
+    assert gone.id not in fields
+    [stale] = [w for w in run.warnings if "no longer in HiBob's field metadata" in w]
+    assert gone.json_path in stale
+    assert "1 selected catalog field(s)" in stale
+    assert "reportsTo" not in stale
+    assert [r["id"] for r in run.records("employees")] == everyone
+
+
+# Sync: how answers become records ---------------------------------------------------------
+
+
+def test_values_come_out_nested_typed_and_without_slash_keys() -> None:
+    # work.site and root.email come only as slash keys here: their values must survive.
+    options = {"slash_only_fields": ["work.site", "root.email"]}
+    with FakeHibob(options=options) as fake:
+        run = sync(tap_config(fake, human_readable="off"), employees_only(fake))
+        people = {e.id: e for e in fake.tenant.employees}
+    records = assert_conforms(run, "employees")
+    assert_unique(records, ("id",))
+    for record in records:
+        person = people[record["id"]]
+        assert not [key for key in record if key.startswith("/")]
+        assert record["work"]["site"] == person.site
+        assert record["email"] == person.email
+        assert isinstance(record["id"], str) and len(record["id"]) == 19
+        assert record["work"]["siteId"] == str(person.site_id)  # HiBob sends a number
+        assert record["work"]["startDate"] == person.start_date.isoformat()
+        assert record["creationDateTime"].endswith("Z")
+        assert all(isinstance(h, str) for h in record["about"]["hobbies"] or [])
+        assert isinstance(record["payroll"]["employment"]["fte"], float)
+        assert "humanReadable" not in record
+    assert {r["internal"]["status"] for r in records} == {"Active", "Inactive"}
+    assert run.warnings == []
+
+
+def test_slash_keys_fill_nested_nulls_and_unknown_ones_are_dropped(fake: FakeHibob) -> None:
+    """HiBob sends a field twice, nested and as `/category/field`; where the nested form
+    says null the slash key's value counts, and a slash key of no known field is left out."""
+
+    def reshape(request: Request, payload: Any) -> Any:
+        for employee in payload.get("employees", []):
+            if "work" in employee and "/work/site" in employee:
+                employee["work"]["site"] = None
+            employee["/no/longer/known"] = {"value": 1}
+        return payload
+
+    transform_replies(fake, reshape, only=lambda r: r.path == "/v1/people/search")
+    run = sync(tap_config(fake, human_readable="off"), employees_only(fake))
+    people = {e.id: e for e in fake.tenant.employees}
+    records = assert_conforms(run, "employees")
+    assert all(r["work"]["site"] == people[r["id"]].site for r in records)
+    assert "no" not in json.dumps([sorted(r) for r in records])
+    assert run.warnings == []
+
+
+def test_human_readable_append_and_replace(fake: FakeHibob) -> None:
+    off = employees_only(fake, human_readable="off")
+    append = employees_only(fake)
+    replace = employees_only(fake, human_readable="replace")
+    assert "humanReadable" not in entry(off, "employees")["schema"]["properties"]
+    assert "humanReadable" in entry(append, "employees")["schema"]["properties"]
+    fake.log.clear()
+    appended = sync(tap_config(fake), append)
+    append_bodies = [r.body for r in searches(fake)[1:]]
+    fake.log.clear()
+    replaced = sync(tap_config(fake, human_readable="replace"), replace)
+    replace_bodies = [r.body for r in searches(fake)[1:]]
+    assert {b["humanReadable"] for b in append_bodies} == {"APPEND"}
+    assert {b["humanReadable"] for b in replace_bodies} == {"REPLACE"}
+    for record in assert_conforms(appended, "employees"):
+        human = record["humanReadable"]
+        year, month, day = record["work"]["startDate"].split("-")
+        assert human["work"]["startDate"] == f"{day}/{month}/{year}"
+        assert record["work"]["department"].isdigit()
+        assert not human["work"]["department"].isdigit()
+    for record in assert_conforms(replaced, "employees"):
+        assert record["work"]["startDate"].count("/") == 2
+        assert not record["work"]["department"].isdigit()
+        assert record["work"]["isManager"] in ("Yes", "No")
+        assert "humanReadable" not in record
+
+
+def test_employees_and_employee_fields_share_one_metadata_read(fake: FakeHibob) -> None:
+    catalog = select(discover(tap_config(fake)), ["employees", "employee_fields", "named_lists"])
+    fake.log.clear()
+    run = sync(tap_config(fake), catalog)
+    requests = Counter(r.path for r in fake.log)
+    assert requests["/v1/company/people/fields"] == 1
+    assert requests["/v1/company/named-lists"] == 1
+    assert run.records("employees") and run.records("employee_fields")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,12 +11,11 @@ import requests
 
 from fake_hibob import SERVICE_USER_ID, SERVICE_USER_TOKEN, FakeHibob, Tenant
 from fake_hibob.people import CUSTOM_CATEGORY, ids_of
+from tap_hibob import endpoints
 from tap_hibob.client import HibobClient
 from tap_hibob.errors import HibobAPIError, HibobPermissionError
 from tap_hibob.people import list_employee_ids
-from tests.conftest import tap_config
-
-LOG = logging.getLogger("test")
+from tests.helpers import HIBOB_FIELD_TYPES, hibob_client
 
 
 @pytest.fixture(scope="module")
@@ -35,16 +33,16 @@ def fake(_server: FakeHibob) -> FakeHibob:
 
 
 def client_for(fake: FakeHibob) -> HibobClient:
-    return HibobClient(tap_config(fake, max_retries=0), LOG)
+    return hibob_client(fake, max_retries=0)
 
 
 def search(fake: FakeHibob, body: dict[str, Any]) -> list[dict[str, Any]]:
-    payload = client_for(fake).post("/people/search", body, endpoint="people_search").payload
+    payload = client_for(fake).post(endpoints.PEOPLE_SEARCH, body).payload
     return list(payload["employees"])
 
 
 def fields(fake: FakeHibob) -> list[dict[str, Any]]:
-    return list(client_for(fake).get("/company/people/fields", endpoint="fields_metadata").payload)
+    return list(client_for(fake).get(endpoints.FIELDS).payload)
 
 
 # list_employee_ids --------------------------------------------------------------------
@@ -83,14 +81,8 @@ def test_fields_metadata_is_a_bare_array_covering_every_type() -> None:
         meta = fields(fake)  # needs no permission
     assert isinstance(meta, list)
     types = {f["type"] for f in meta}
-    vocabulary = {
-        "text", "text-area", "number", "date", "short-date", "time", "boolean", "list",
-        "multi-list", "hierarchy-list", "list_id", "currency", "employee-reference",
-        "employee", "document", "avatar", "period", "ssn", "working_pattern",
-        "duration_with_unit",
-    }  # fmt: skip
-    assert vocabulary <= types
-    assert types - vocabulary, "a type unknown to the tap should be present too"
+    assert types >= HIBOB_FIELD_TYPES
+    assert types - HIBOB_FIELD_TYPES, "a type unknown to the tap should be present too"
     by_id = {f["id"]: f for f in meta}
     assert by_id["root.id"]["jsonPath"] == "id"
     assert by_id["home.privateEmail"]["categoryId"] == "personalContact"
@@ -238,8 +230,7 @@ def test_lifecycle_scope_limits_who_is_returned() -> None:
 
 def named(fake: FakeHibob, archived: bool = True) -> Any:
     params = {"includeArchived": "true" if archived else "false"}
-    client = client_for(fake)
-    return client.get("/company/named-lists", endpoint="named_lists", params=params).payload
+    return client_for(fake).get(endpoints.NAMED_LISTS, params=params).payload
 
 
 def test_named_lists_array_shape_with_items_twice(fake: FakeHibob) -> None:

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from fake_hibob import FakeHibob, Tenant
 from fake_hibob.people import field_specs, named_lists
-from tap_hibob.people import _named_lists, list_items
-from tests.test_people import assert_conforms, assert_unique, discover, only, sync
+from fake_hibob.server import Request
+from tap_hibob.company import list_items
+from tests.helpers import (
+    assert_conforms,
+    assert_unique,
+    discover,
+    select,
+    sync,
+    tap_config,
+    transform_replies,
+)
+
+
+def sync_only(fake: FakeHibob, stream: str) -> Any:
+    return sync(tap_config(fake), select(discover(tap_config(fake)), [stream]))
 
 
 def expected_items(fake: FakeHibob) -> set[tuple[str, str, str | None, bool]]:
@@ -31,12 +43,10 @@ def expected_items(fake: FakeHibob) -> set[tuple[str, str, str | None, bool]]:
     ("shape", "items_key"),
     [("array", "both"), ("array", "values"), ("object", "items"), ("object", "both")],
 )
-def test_named_lists_emit_each_item_once_in_every_shape(
-    tmp_path: Path, shape: str, items_key: str
-) -> None:
+def test_named_lists_emit_each_item_once_in_every_shape(shape: str, items_key: str) -> None:
     options = {"named_lists_shape": shape, "named_lists_items_key": items_key}
     with FakeHibob(options=options) as fake:
-        run = sync(tmp_path, fake, only(discover(fake), "named_lists"))
+        run = sync_only(fake, "named_lists")
         [request] = fake.requests_to("/v1/company/named-lists")
         expected = expected_items(fake)
     assert request.query == {"includeArchived": ["true"]}
@@ -50,9 +60,9 @@ def test_named_lists_emit_each_item_once_in_every_shape(
     assert len({r["id"] for r in records}) < len(records)
 
 
-def test_employee_fields_one_record_per_metadata_field(tmp_path: Path) -> None:
+def test_employee_fields_one_record_per_metadata_field() -> None:
     with FakeHibob(Tenant.generate(3, custom_fields=5)) as fake:
-        run = sync(tmp_path, fake, only(discover(fake), "employee_fields"))
+        run = sync_only(fake, "employee_fields")
         specs = field_specs(fake.tenant)
         metadata_reads = fake.requests_to("/v1/company/people/fields")
     records = assert_conforms(run, "employee_fields")
@@ -62,29 +72,26 @@ def test_employee_fields_one_record_per_metadata_field(tmp_path: Path) -> None:
     assert by_id["work.department"]["typeData"] == {"listId": "department"}
     assert by_id["root.id"]["jsonPath"] == "id"
     assert by_id["home.privateEmail"]["categoryDisplayName"] == "Personal contact details"
-    # Discovery in this test process read the metadata once; the sync once more, shared.
+    # Discovery read the metadata once; the sync once more (no request of its own).
     assert len(metadata_reads) == 2
 
 
-def test_employees_and_employee_fields_share_one_metadata_read(tmp_path: Path) -> None:
-    with FakeHibob() as fake:
-        catalog = only(discover(fake), "employees", "employee_fields", "named_lists")
-        fake.log.clear()
-        run = sync(tmp_path, fake, catalog)
-        endpoints = [r.endpoint for r in fake.log]
-    assert endpoints.count("fields_metadata") == 1
-    assert endpoints.count("named_lists") == 1
-    assert run.records("employees") and run.records("employee_fields")
+# Shapes the stock fake does not produce ----------------------------------------------------
 
 
-# The parser on its own: shapes the fake does not produce ---------------------------------
+def named_lists_answering(fake: FakeHibob, payload: Any) -> list[dict[str, Any]]:
+    """The named_lists records when HiBob answers `payload`."""
+
+    def answer(request: Request, _: Any) -> Any:
+        return payload
+
+    transform_replies(fake, answer, only=lambda r: r.path == "/v1/company/named-lists")
+    return sync_only(fake, "named_lists").records("named_lists")
 
 
-def test_parser_reads_object_entries_that_are_bare_item_arrays() -> None:
+def test_object_entries_that_are_bare_item_arrays(fake: FakeHibob) -> None:
     payload = {"department": [{"id": 209192163, "value": "Finance", "name": "Finance"}]}
-    [(name, items)] = list(_named_lists(payload))
-    assert name == "department"
-    [record] = list(list_items(name, items))
+    [record] = named_lists_answering(fake, payload)
     assert record == {
         "listName": "department",
         "id": "209192163",  # ids as strings, numeric or not
@@ -95,13 +102,38 @@ def test_parser_reads_object_entries_that_are_bare_item_arrays() -> None:
     }
 
 
-def test_parser_skips_junk_without_failing() -> None:
+def test_junk_is_skipped_without_failing(fake: FakeHibob) -> None:
     payload = [
         "junk",
         {"items": [{"id": "1"}]},  # no list name
         {"name": "pronouns", "values": [{"value": "no id"}, {"id": "He / Him"}, 7]},
     ]
-    lists = list(_named_lists(payload))
-    assert [name for name, _ in lists] == ["pronouns"]
-    assert [r["id"] for r in list_items(*lists[0])] == ["He / Him"]
-    assert list(_named_lists("not json we know")) == []
+    records = named_lists_answering(fake, payload)
+    assert [(r["listName"], r["id"]) for r in records] == [("pronouns", "He / Him")]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="tap bug: company.NamedListsStream reads an answer of no known shape (null, a "
+    "string) as 'no lists': 0 records, then ACTIVATE_VERSION makes the loader delete every "
+    "named-list row; tasks, whos_out and the tables refuse such answers instead",
+)
+@pytest.mark.parametrize("payload", [None, "not json we know"])
+def test_an_answer_of_no_known_shape_fails_the_stream(fake: FakeHibob, payload: Any) -> None:
+    transform_replies(fake, lambda *_: payload, only=lambda r: r.path == "/v1/company/named-lists")
+    config = tap_config(fake, emit_activate_version_messages=True)
+    run = sync(config, select(discover(config), ["named_lists"]), check=False)
+    assert run.returncode == 1
+    assert not run.of("ACTIVATE_VERSION")
+
+
+def test_list_items_flatten_hierarchies_children_after_their_parent() -> None:
+    items = [
+        {"id": 1, "value": "EMEA", "children": [{"id": "11", "name": "London", "archived": True}]},
+        {"id": 2, "value": "AMER", "children": []},
+    ]
+    assert [(r["id"], r["parentId"], r["archived"]) for r in list_items("site", items)] == [
+        ("1", None, False),
+        ("11", "1", True),
+        ("2", None, False),
+    ]

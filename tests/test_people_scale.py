@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pytest
 
 from fake_hibob import FakeHibob, Tenant
 from fake_hibob.people import ids_of
-from tests.test_people import (
+from tests.helpers import (
     assert_conforms,
     assert_unique,
+    default_employee_fields,
     discover,
-    expected_paths,
-    only,
     searches,
+    select,
     sync,
+    tap_config,
     value_at,
 )
 
@@ -26,13 +26,14 @@ from tests.test_people import (
     [(1000, 150, 3, 1), (1000, 250, 420, 2)],
 )
 def test_requests_are_one_plus_batches_times_field_groups(
-    tmp_path: Path, employees: int, batch: int, custom_fields: int, groups: int
+    employees: int, batch: int, custom_fields: int, groups: int
 ) -> None:
     tenant = Tenant.generate(employees, custom_fields=custom_fields)
     with FakeHibob(tenant) as fake:
-        catalog = only(discover(fake), "employees")
+        config = tap_config(fake, people_batch_size=batch, human_readable="off")
+        catalog = select(discover(config), ["employees"])
         fake.log.clear()
-        run = sync(tmp_path, fake, catalog, people_batch_size=batch, human_readable="off")
+        run = sync(config, catalog)
         requests = searches(fake)
         everyone = ids_of(fake)
     n = len(everyone)
@@ -55,15 +56,21 @@ def test_requests_are_one_plus_batches_times_field_groups(
     assert_unique(records, ("id",))
 
 
-def test_more_than_400_fields_are_merged_into_whole_records(tmp_path: Path) -> None:
-    with FakeHibob(Tenant.generate(12, custom_fields=420)) as fake:
-        catalog = only(discover(fake), "employees")
+@pytest.mark.parametrize("custom_fields", [420, 800])
+def test_more_than_400_fields_are_merged_into_whole_records(custom_fields: int) -> None:
+    """Field groups of at most 400, each with root.id to merge on: ceil((F - 1) / 399)."""
+    with FakeHibob(Tenant.generate(12, custom_fields=custom_fields)) as fake:
+        catalog = select(discover(tap_config(fake)), ["employees"])
         fake.log.clear()
-        run = sync(tmp_path, fake, catalog)
-        expected = expected_paths(fake)
-        sizes = [len(r.body["fields"]) for r in searches(fake)[1:]]
+        run = sync(tap_config(fake), catalog)
+        expected = default_employee_fields(fake)
+        reads = searches(fake)[1:]
     assert len(expected) > 400
-    assert sizes == [400, len(expected) - 399]
+    sizes = [len(r.body["fields"]) for r in reads]
+    groups = math.ceil((len(expected) - 1) / 399)
+    assert sizes == [400] * (groups - 1) + [len(expected) - 399 * (groups - 1)]
+    assert all(r.body["fields"][0] == "root.id" for r in reads)
+    assert sum(size - 1 for size in sizes) == len(expected) - 1  # each field once
     records = assert_conforms(run, "employees")
     for record in records:
         missing = [fid for fid, path in expected.items() if not value_at(record, path)[0]]

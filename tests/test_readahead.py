@@ -2,40 +2,22 @@
 
 from __future__ import annotations
 
-import io
-import json
 import threading
-from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from fake_hibob import SERVICE_USER_ID, SERVICE_USER_TOKEN, FakeHibob
-from tap_hibob.errors import HibobError
+from fake_hibob import FakeHibob
 from tap_hibob.readahead import Checkpoint, ReadAhead, Spool
-from tap_hibob.tap import TapHibob
+from tests.helpers import sync, tap_config
 
 DEFAULT_STREAMS = ("employees", "work_history", "lifecycle_history", "whos_out", "tasks")
 
 
-def _sync(fake: FakeHibob, **config: Any) -> tuple[list[dict[str, Any]], HibobError | None]:
-    settings = {
-        "service_user_id": SERVICE_USER_ID,
-        "service_user_token": SERVICE_USER_TOKEN,
-        "api_url": fake.url,
-        **config,
-    }
-    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
-    error = None
-    with redirect_stdout(out):
-        tap = TapHibob(config=settings, parse_env_config=False)
-        try:
-            tap.sync_all()
-        except HibobError as exc:
-            error = exc
-    out.seek(0)
-    return [json.loads(line) for line in out.read().splitlines() if line.startswith("{")], error
+def _messages(fake: FakeHibob, **overrides: Any) -> list[dict[str, Any]]:
+    """The Singer messages of a default sync (which must succeed)."""
+    return sync(tap_config(fake, **overrides)).messages
 
 
 def _comparable(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -52,8 +34,8 @@ def _comparable(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def test_the_output_is_the_same_with_and_without_read_ahead() -> None:
     with FakeHibob(employees=60) as fake:
-        sequential, _ = _sync(fake, read_ahead=False, emit_activate_version_messages=True)
-        concurrent, _ = _sync(fake, read_ahead=True, emit_activate_version_messages=True)
+        sequential = _messages(fake, read_ahead=False, emit_activate_version_messages=True)
+        concurrent = _messages(fake, read_ahead=True, emit_activate_version_messages=True)
     assert _comparable(concurrent) == _comparable(sequential)
     streams = [m["stream"] for m in concurrent if m["type"] == "SCHEMA"]
     assert set(DEFAULT_STREAMS) <= set(streams)
@@ -66,7 +48,7 @@ def test_the_output_is_the_same_with_and_without_read_ahead() -> None:
 def test_no_reader_thread_or_spool_file_outlives_the_sync() -> None:
     before_fds = len(list(Path("/proc/self/fd").iterdir()))
     with FakeHibob(employees=30) as fake:
-        _sync(fake)
+        _messages(fake)
     assert not [t for t in threading.enumerate() if t.name.startswith("tap-hibob-read-")]
     assert len(list(Path("/proc/self/fd").iterdir())) <= before_fds
 
@@ -128,7 +110,7 @@ def test_readers_run_ahead_and_stop_when_closed_early() -> None:
 @pytest.mark.parametrize("read_ahead", [True, False])
 def test_time_off_bookmarks_are_written_after_their_windows_records(read_ahead: bool) -> None:
     with FakeHibob(employees=40) as fake:
-        messages, _ = _sync(fake, read_ahead=read_ahead, start_date="2024-07-01T00:00:00Z")
+        messages = _messages(fake, read_ahead=read_ahead, start_date="2024-07-01T00:00:00Z")
     kinds = [
         ("STATE" if m["type"] == "STATE" else m.get("stream"))
         for m in messages

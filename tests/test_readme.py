@@ -18,17 +18,13 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from fake_hibob import SERVICE_USER_ID, SERVICE_USER_TOKEN, FakeHibob
-from tap_hibob.tap import TapHibob
+from fake_hibob import FakeHibob
+from tests.helpers import ROOT, about, discover, root_metadata, stream_names, tap_config
 
-ROOT = Path(__file__).resolve().parent.parent
 SETTINGS_PAGE = ROOT / "docs" / "configuration.md"
 START = "<!-- settings:start -->"
 END = "<!-- settings:end -->"
@@ -36,14 +32,7 @@ README_MAX_BYTES = 15_000
 
 
 def about_table() -> list[str]:
-    markdown = subprocess.run(
-        [sys.executable, "-m", "tap_hibob", "--about", "--format", "markdown"],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    ).stdout
-    lines = markdown.splitlines()
+    lines = about("markdown").splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("| Setting "))
     table = []
     for line in lines[start:]:
@@ -145,21 +134,16 @@ def test_placeholder_rows_stand_for_stream_families() -> None:
 def discovered() -> dict[str, dict[str, Any]]:
     """The tap's catalog against the fake HiBob: key, replication, default selection."""
     with FakeHibob() as fake:
-        config = {
-            "service_user_id": SERVICE_USER_ID,
-            "service_user_token": SERVICE_USER_TOKEN,
-            "api_url": fake.url,
+        catalog = discover(tap_config(fake))
+    entries = {e["tap_stream_id"]: e for e in catalog["streams"]}
+    return {
+        name: {
+            "key": list(entries[name].get("key_properties") or []),
+            "replication": entries[name].get("replication_method"),
+            "selected": bool(root_metadata(catalog, name).get("selected-by-default")),
         }
-        catalog = TapHibob(config=config, parse_env_config=False).catalog_dict
-    streams = {}
-    for entry in catalog["streams"]:
-        root = next(m["metadata"] for m in entry["metadata"] if m["breadcrumb"] == [])
-        streams[entry["tap_stream_id"]] = {
-            "key": list(entry.get("key_properties") or []),
-            "replication": entry.get("replication_method"),
-            "selected": bool(root.get("selected-by-default")),
-        }
-    return streams
+        for name in stream_names(catalog)
+    }
 
 
 def test_readme_streams_table_lists_every_default_stream(

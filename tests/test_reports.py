@@ -4,19 +4,16 @@ Expected values are computed from the fake's own data (its employees and profile
 history), never from the tap: a report of each kind syncs with typed columns and keys, the
 asynchronous flow runs one generation per report and run, a slow generation times out with
 a clear error, an edited report is followed, and a missing Reports permission is named in
-the run summary and by the doctor. Runs are in-process (`TapHibob(...).sync_all()`), plus one
-real CLI run.
+the run summary and by the doctor. Runs are in-process (`tests.helpers.sync`), plus one real
+CLI run.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import logging
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +39,7 @@ from tap_hibob.reports import (
     slug,
 )
 from tap_hibob.tap import TapHibob
-from tests.conftest import ROOT, run_tap, tap_config
+from tests.helpers import ROOT, Run, discover, run_tap, select, sync, tap_config
 
 N = 15
 HEADCOUNT = "report_headcount_by_department"
@@ -67,72 +64,25 @@ def fake() -> Iterator[FakeHibob]:
         yield server
 
 
-# Running the tap in-process ----------------------------------------------------------------
+# Reading a run ----------------------------------------------------------------------------
 
 
-@dataclass
-class Run:
-    messages: list[dict[str, Any]]
-    error: Exception | None
-    log: str
-
-    def records(self, stream: str) -> list[dict[str, Any]]:
-        return [
-            m["record"] for m in self.messages if m["type"] == "RECORD" and m["stream"] == stream
-        ]
-
-    def by_key(self, stream: str, key: str = "root__id") -> dict[Any, dict[str, Any]]:
-        return {r[key]: r for r in self.records(stream)}
-
-    def schema(self, stream: str) -> dict[str, Any]:
-        [message] = [m for m in self.messages if m["type"] == "SCHEMA" and m["stream"] == stream]
-        return message
-
-    def activate_versions(self, stream: str) -> int:
-        return sum(
-            1 for m in self.messages if m["type"] == "ACTIVATE_VERSION" and m["stream"] == stream
-        )
+def is_report(stream: str) -> bool:
+    return stream.startswith("report_")
 
 
-def _config(fake: FakeHibob, reports: list[dict[str, Any]], **overrides: Any) -> dict[str, Any]:
-    return tap_config(fake, reports=reports, **overrides)
+def by_id(result: Run, stream: str) -> dict[Any, dict[str, Any]]:
+    return {r["root__id"]: r for r in result.records(stream)}
 
 
-def discover(config: dict[str, Any]) -> dict[str, Any]:
-    return TapHibob(config=config, parse_env_config=False).catalog_dict
+def schema_message(result: Run, stream: str) -> dict[str, Any]:
+    """The stream's one SCHEMA message (its schema and key properties)."""
+    [message] = result.of("SCHEMA", stream)
+    return message
 
 
-def select(catalog: dict[str, Any], streams: set[str] | None = None) -> dict[str, Any]:
-    """Select exactly `streams` (default: every report stream)."""
-    for entry in catalog["streams"]:
-        name = entry["tap_stream_id"]
-        chosen = name.startswith("report_") if streams is None else name in streams
-        for item in entry["metadata"]:
-            if item["breadcrumb"] == []:
-                item["metadata"]["selected"] = chosen
-    return catalog
-
-
-def sync(
-    config: dict[str, Any],
-    caplog: pytest.LogCaptureFixture,
-    catalog: dict[str, Any] | None = None,
-    streams: set[str] | None = None,
-) -> Run:
-    """Discover (unless a catalog is given), select, sync; stdout and logs captured."""
-    catalog = select(catalog or discover(config), streams)
-    caplog.clear()
-    buffer = io.BytesIO()
-    out = io.TextIOWrapper(buffer, encoding="utf-8")
-    error: Exception | None = None
-    with caplog.at_level(logging.INFO, logger="tap-hibob"), contextlib.redirect_stdout(out):
-        try:
-            TapHibob(config=config, catalog=catalog, parse_env_config=False).sync_all()
-        except HibobIncompleteSyncError as exc:
-            error = exc
-    out.flush()
-    lines = buffer.getvalue().decode("utf-8").splitlines()
-    return Run([json.loads(line) for line in lines if line.startswith("{")], error, caplog.text)
+def activate_versions(result: Run, stream: str) -> int:
+    return len(result.of("ACTIVATE_VERSION", stream))
 
 
 def counts(fake: FakeHibob) -> Counter[str]:
@@ -207,39 +157,34 @@ def _changes_by_key(run: Run) -> dict[tuple[str, str, str], dict[str, Any]]:
 # Each kind of report -----------------------------------------------------------------------
 
 
-def test_each_kind_syncs_typed_and_keyed_as_the_fake_says(
-    fake: FakeHibob, caplog: pytest.LogCaptureFixture
-) -> None:
-    result = sync(_config(fake, ALL_REPORTS), caplog)
-    assert result.error is None, result.log
-    assert result.by_key(HEADCOUNT) == headcount_truth(fake)
-    assert result.by_key(COMPENSATION) == compensation_truth(fake)
+def test_each_kind_syncs_typed_and_keyed_as_the_fake_says(fake: FakeHibob) -> None:
+    config = tap_config(fake, reports=ALL_REPORTS)
+    result = sync(config, select(discover(config), is_report))
+    assert by_id(result, HEADCOUNT) == headcount_truth(fake)
+    assert by_id(result, COMPENSATION) == compensation_truth(fake)
     assert _changes_by_key(result) == changes_truth(fake)
     assert len(result.records(CHANGES)) == len(profile_changes(fake))  # no key twice
 
-    headcount = result.schema(HEADCOUNT)
+    headcount = schema_message(result, HEADCOUNT)
     assert headcount["key_properties"] == ["root__id"]
     types = headcount["schema"]["properties"]
     assert types["work__startDate"]["format"] == "date"
     assert types["payroll__employment__fte"]["type"] == ["number", "null"]
     assert types["work__isManager"]["type"] == ["boolean", "null"]
     assert types["work__department"]["type"] == ["string", "null"]  # list item ids
-    compensation = result.schema(COMPENSATION)["schema"]["properties"]
+    compensation = schema_message(result, COMPENSATION)["schema"]["properties"]
     assert set(compensation["payroll__salary__payment"]["properties"]) == {"value", "currency"}
     assert compensation["annual_cost_fte_adjusted"]["type"] == ["string", "null"]  # formula
-    changes = result.schema(CHANGES)
+    changes = schema_message(result, CHANGES)
     assert changes["key_properties"] == ["root__id", "changed_field", "changed_at"]
     assert changes["schema"]["properties"]["old_value"]["type"] == ["string", "null"]
 
 
-def test_one_list_and_one_download_per_report_and_locale_pinned(
-    fake: FakeHibob, caplog: pytest.LogCaptureFixture
-) -> None:
-    catalog = discover(_config(fake, ALL_REPORTS))
+def test_one_list_and_one_download_per_report_and_locale_pinned(fake: FakeHibob) -> None:
+    catalog = discover(tap_config(fake, reports=ALL_REPORTS))
     assert counts(fake) == {"reports": 1}
     fake.log.clear()
-    result = sync(_config(fake, ALL_REPORTS), caplog, catalog)
-    assert result.error is None
+    sync(tap_config(fake, reports=ALL_REPORTS), select(catalog, is_report))
     assert counts(fake) == {"reports": 1, "report_download": 3}
     for request in fake.requests_to("/v1/company/reports/"):
         assert request.query == {
@@ -255,45 +200,43 @@ def test_no_report_list_when_no_report_is_configured(fake: FakeHibob) -> None:
     assert not [s for s in catalog["streams"] if s["tap_stream_id"].startswith("report_")]
 
 
-def test_names_and_keys_from_the_setting(fake: FakeHibob, caplog: pytest.LogCaptureFixture) -> None:
+def test_names_and_keys_from_the_setting(fake: FakeHibob) -> None:
     reports = [
         {"report_name": "Headcount by department", "stream_name": "headcount"},
         {"report_id": str(COMPENSATION_ID), "primary_keys": ["root.id", "work__department"]},
     ]
-    result = sync(_config(fake, reports), caplog, streams={"headcount", COMPENSATION})
-    assert result.error is None, result.log
-    assert result.schema("headcount")["key_properties"] == ["root__id"]
-    assert result.schema(COMPENSATION)["key_properties"] == ["root__id", "work__department"]
+    config = tap_config(fake, reports=reports)
+    result = sync(config, select(discover(config), {"headcount", COMPENSATION}))
+    assert schema_message(result, "headcount")["key_properties"] == ["root__id"]
+    compensation = schema_message(result, COMPENSATION)
+    assert compensation["key_properties"] == ["root__id", "work__department"]
     assert len(result.records("headcount")) == len(fake.visible_employees())
 
 
 # Async -------------------------------------------------------------------------------------
 
 
-def test_async_runs_one_generation_and_types_the_csv(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+def test_async_runs_one_generation_and_types_the_csv() -> None:
     with FakeHibob(employees=N, options={"reports_pending_polls": 2}) as fake:
         reports = [{"report_id": HEADCOUNT_ID, "download": "async"}]
-        catalog = discover(_config(fake, reports))
+        catalog = discover(tap_config(fake, reports=reports))
         fake.log.clear()
-        result = sync(_config(fake, reports), caplog, catalog)
-        assert result.error is None, result.log
+        result = sync(tap_config(fake, reports=reports), select(catalog, is_report))
         assert counts(fake) == {"reports": 1, "report_download_async": 1, "report_file": 3}
         [generation] = state(fake).generations_of(HEADCOUNT_ID)
         assert generation.polls == 3
         # CSV holds display values: the department's label, typed numbers and booleans.
-        assert result.by_key(HEADCOUNT) == headcount_truth(fake, labels=True)
+        assert by_id(result, HEADCOUNT) == headcount_truth(fake, labels=True)
         [start] = fake.requests_to(f"/v1/company/reports/{HEADCOUNT_ID}/download-async")
         assert start.query == {"format": ["csv"], "includeInfo": ["false"], "locale": ["en-US"]}
 
 
-def test_a_report_too_large_for_sync_falls_back_to_async(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_report_too_large_for_sync_falls_back_to_async() -> None:
     with FakeHibob(employees=N, options={"reports_sync_max_rows": 5}) as fake:
         reports = [{"report_id": CHANGES_ID}, {"report_id": COMPENSATION_ID, "download": "sync"}]
-        catalog = discover(_config(fake, reports))
+        catalog = discover(tap_config(fake, reports=reports))
         fake.log.clear()
-        result = sync(_config(fake, reports), caplog, catalog)
+        result = sync(tap_config(fake, reports=reports), select(catalog, is_report), check=False)
         assert counts(fake) == {
             "reports": 1,
             "report_download": 2,  # each refused once
@@ -301,31 +244,29 @@ def test_a_report_too_large_for_sync_falls_back_to_async(caplog: pytest.LogCaptu
             "report_file": 3,
         }
         assert _changes_by_key(result) == changes_truth(fake, csv=True)
-        assert "too large" in result.log and "set download to 'async'" in result.log
+        assert "too large" in result.stderr and "set download to 'async'" in result.stderr
         assert not result.records(COMPENSATION)  # download: sync never goes async
         assert isinstance(result.error, HibobIncompleteSyncError)
-        assert "its download setting is 'sync'" in result.log
+        assert "its download setting is 'sync'" in result.stderr
 
 
-def test_a_generation_that_never_finishes_times_out_clearly(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+def test_a_generation_that_never_finishes_times_out_clearly() -> None:
     options = {"reports_pending_polls": 10**9}
     with FakeHibob(employees=N, options=options) as fake:
-        config = _config(
+        config = tap_config(
             fake,
-            [{"report_id": HEADCOUNT_ID, "download": "async"}, {"report_id": CHANGES_ID}],
+            reports=[{"report_id": HEADCOUNT_ID, "download": "async"}, {"report_id": CHANGES_ID}],
             report_timeout_seconds=1,
         )
-        result = sync(config, caplog)
+        result = sync(config, select(discover(config), is_report), check=False)
         assert isinstance(result.error, HibobIncompleteSyncError)
-        summary = result.log[result.log.index("These selected streams were not synced") :]
+        summary = result.stderr[result.stderr.index("These selected streams were not synced") :]
         assert f"{HEADCOUNT}: " in summary
         assert "'Headcount by department' (id 4101)" in summary
         assert "after 1 s" in summary and "report_timeout_seconds" in summary
         [generation] = state(fake).generations_of(HEADCOUNT_ID)  # polled, never re-requested
         assert generation.polls >= 3
-        assert not result.records(HEADCOUNT) and result.activate_versions(HEADCOUNT) == 0
+        assert not result.records(HEADCOUNT) and activate_versions(result, HEADCOUNT) == 0
         assert len(result.records(CHANGES)) == len(profile_changes(fake))
 
 
@@ -334,77 +275,73 @@ def test_a_generation_that_never_finishes_times_out_clearly(
 
 @pytest.mark.parametrize("download", ["auto", "async"])
 @pytest.mark.parametrize("when", ["between runs", "during the run"])
-def test_an_edited_report_is_followed_and_said_once(
-    caplog: pytest.LogCaptureFixture, download: str, when: str
-) -> None:
+def test_an_edited_report_is_followed_and_said_once(download: str, when: str) -> None:
     tenant = Tenant.generate(N)
     reports = [{"report_id": HEADCOUNT_ID, "download": download}]
     edit = {"reports_edit_after_list": [HEADCOUNT_ID]}
     with FakeHibob(tenant, options={} if when == "between runs" else edit) as fake:
         if when == "between runs":
-            catalog = discover(_config(fake, reports))
+            catalog = discover(tap_config(fake, reports=reports))
             fake.options["reports_edit_after_list"] = [HEADCOUNT_ID]  # edited since
         else:
             with FakeHibob(tenant) as twin:  # same tenant, not edited yet
-                catalog = discover(_config(twin, reports))
-        result = sync(_config(fake, reports), caplog, catalog)
-        assert result.error is None, result.log
-        changed = [line for line in result.log.splitlines() if "has changed since" in line]
+                catalog = discover(tap_config(twin, reports=reports))
+        result = sync(tap_config(fake, reports=reports), select(catalog, is_report))
+        changed = [line for line in result.stderr.splitlines() if "has changed since" in line]
         assert len(changed) == 1
         assert "added: work__title" in changed[0] and "removed: work__department" in changed[0]
-        assert "work__title" in result.log.split("left out of the records:")[1]
+        assert "work__title" in result.stderr.split("left out of the records:")[1]
         expected = headcount_truth(fake, labels=download == "async")
         for row in expected.values():
             row["work__department"] = None  # removed from the report: null
-        assert result.by_key(HEADCOUNT) == expected
+        assert by_id(result, HEADCOUNT) == expected
 
 
 # Permissions and sharing -------------------------------------------------------------------
 
 
-def test_without_the_reports_permission_the_summary_names_it(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+def test_without_the_reports_permission_the_summary_names_it() -> None:
     with FakeHibob(employees=N, profile=NO_REPORTS) as fake:
-        config = _config(fake, [{"report_id": HEADCOUNT_ID}, {"report_name": "Profile changes"}])
+        config = tap_config(
+            fake, reports=[{"report_id": HEADCOUNT_ID}, {"report_name": "Profile changes"}]
+        )
         catalog = discover(config)
         names = {s["tap_stream_id"] for s in catalog["streams"]}
         assert {"report_4101", "report_profile_changes"} <= names  # in the catalog anyway
         fake.log.clear()
-        result = sync(config, caplog, catalog, {"report_4101", "report_profile_changes", "tasks"})
+        chosen = select(catalog, {"report_4101", "report_profile_changes", "tasks"})
+        result = sync(config, chosen, check=False)
         assert isinstance(result.error, HibobIncompleteSyncError)
-        summary = result.log[result.log.index("These selected streams were not synced") :]
+        summary = result.stderr[result.stderr.index("These selected streams were not synced") :]
         for stream in ("report_4101", "report_profile_changes"):
             [line] = [line for line in summary.splitlines() if f"- {stream}:" in line]
             assert f"denied {endpoints.REPORT_LIST.shown} (403)" in line
             assert REPORTS in line and "share the report with the service user" in line
-            assert result.activate_versions(stream) == 0
+            assert activate_versions(result, stream) == 0
         assert result.records("tasks")  # the other streams sync
         assert [r.status for r in fake.requests_to("/v1/company/reports")] == [403]  # one
 
 
-def test_a_catalog_discovered_while_denied_asks_for_a_new_discovery(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+def test_a_catalog_discovered_while_denied_asks_for_a_new_discovery() -> None:
     tenant = Tenant.generate(N)
     reports = [{"report_id": HEADCOUNT_ID, "stream_name": "headcount"}]
     with FakeHibob(tenant, profile=NO_REPORTS) as denied:
-        catalog = discover(_config(denied, reports))
+        catalog = discover(tap_config(denied, reports=reports))
     with FakeHibob(tenant) as fake:  # the permission was granted since
-        result = sync(_config(fake, reports), caplog, catalog, {"headcount"})
+        result = sync(
+            tap_config(fake, reports=reports), select(catalog, {"headcount"}), check=False
+        )
     assert isinstance(result.error, HibobIncompleteSyncError)
-    assert not result.records("headcount") and result.activate_versions("headcount") == 0
-    assert "declares no columns" in result.log and "run --discover again" in result.log
+    assert not result.records("headcount") and activate_versions(result, "headcount") == 0
+    assert "declares no columns" in result.stderr and "run --discover again" in result.stderr
 
 
-def test_a_report_not_shared_fails_alone_with_the_sharing_hint(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+def test_a_report_not_shared_fails_alone_with_the_sharing_hint() -> None:
     with FakeHibob(employees=N, options={"reports_hidden": [HEADCOUNT_ID]}) as fake:
-        config = _config(fake, [{"report_id": HEADCOUNT_ID}, {"report_id": CHANGES_ID}])
-        result = sync(config, caplog)
+        config = tap_config(fake, reports=[{"report_id": HEADCOUNT_ID}, {"report_id": CHANGES_ID}])
+        result = sync(config, select(discover(config), is_report), check=False)
         assert isinstance(result.error, HibobIncompleteSyncError)
-        [line] = [line for line in result.log.splitlines() if "- report_4101:" in line]
+        [line] = [line for line in result.stderr.splitlines() if "- report_4101:" in line]
         assert "id 4101" in line and "share the report with the service user" in line
         assert REPORTS in line
         assert len(result.records(CHANGES)) == len(profile_changes(fake))
@@ -414,27 +351,24 @@ def test_a_report_not_shared_fails_alone_with_the_sharing_hint(
 # Keys --------------------------------------------------------------------------------------
 
 
-def test_a_key_that_repeats_stops_the_stream_before_any_record(
-    fake: FakeHibob, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_a_key_that_repeats_stops_the_stream_before_any_record(fake: FakeHibob) -> None:
     reports = [{"report_id": HEADCOUNT_ID, "primary_keys": ["work.department"]}]
-    result = sync(_config(fake, reports), caplog)
+    config = tap_config(fake, reports=reports)
+    result = sync(config, select(discover(config), is_report), check=False)
     assert isinstance(result.error, HibobIncompleteSyncError)
     assert not result.records(HEADCOUNT)
-    assert "repeating another row's key" in result.log
+    assert "repeating another row's key" in result.stderr
 
 
-def test_without_a_key_the_table_is_replaced_with_activate_version(
-    fake: FakeHibob, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_without_a_key_the_table_is_replaced_with_activate_version(fake: FakeHibob) -> None:
     reports = [{"report_id": HEADCOUNT_ID, "primary_keys": []}, {"report_id": CHANGES_ID}]
-    result = sync(_config(fake, reports), caplog)
-    assert result.error is None
-    assert result.schema(HEADCOUNT)["key_properties"] == []
-    assert result.activate_versions(HEADCOUNT) == 1
+    config = tap_config(fake, reports=reports)
+    result = sync(config, select(discover(config), is_report))
+    assert schema_message(result, HEADCOUNT)["key_properties"] == []
+    assert activate_versions(result, HEADCOUNT) == 1
     last = [m["type"] for m in result.messages if m.get("stream") == HEADCOUNT][-1]
     assert last == "ACTIVATE_VERSION"  # after the records, never before
-    assert result.activate_versions(CHANGES) == 0  # keyed: upserts (the setting's default)
+    assert activate_versions(result, CHANGES) == 0  # keyed: upserts (the setting's default)
 
 
 # The doctor --------------------------------------------------------------------------------
@@ -444,14 +378,14 @@ def test_doctor_names_the_reports_permission_within_its_budget() -> None:
     logging.disable(logging.WARNING)
     try:
         with FakeHibob(employees=60, profile=NO_REPORTS) as fake:
-            report = Doctor(_config(fake, ALL_REPORTS)).run()
+            report = Doctor(tap_config(fake, reports=ALL_REPORTS)).run()
         text = render_text(report)
         checks = {c.stream: c for c in report.checks}
         assert checks[HEADCOUNT.replace("headcount_by_department", "4101")].permission == REPORTS
         assert REPORTS in text and "share the report with the service user" in text
         assert report.denied == 1 and not report.can_run
         with FakeHibob(employees=60) as fake:
-            full = Doctor(_config(fake, [*ALL_REPORTS, {"report_id": 999}])).run()
+            full = Doctor(tap_config(fake, reports=[*ALL_REPORTS, {"report_id": 999}])).run()
         checks = {c.stream: c for c in full.checks}
         assert checks[HEADCOUNT].status.value == "ok"
         assert checks["report_999"].status.value == "missing_permission"
@@ -477,7 +411,8 @@ def test_list_reports_prints_ids_names_kinds_and_entries(
     assert listed["requests"] == 2
     # The entry it prints is a valid setting that syncs that report.
     entry = listed["reports"][1]["entry"]
-    assert TapHibob(config=_config(fake, [entry]), parse_env_config=False).streams[COMPENSATION]
+    tap = TapHibob(config=tap_config(fake, reports=[entry]), parse_env_config=False)
+    assert tap.streams[COMPENSATION]
 
 
 def test_list_reports_without_the_permission_names_it(
@@ -496,13 +431,13 @@ def test_list_reports_without_the_permission_names_it(
 
 def test_cli_discovers_and_syncs_reports(fake: FakeHibob, tmp_path: Path) -> None:
     reports = [{"report_id": HEADCOUNT_ID}, {"report_id": CHANGES_ID, "download": "async"}]
-    config = _config(fake, reports)
+    config = tap_config(fake, reports=reports)
     discovered = run_tap(tmp_path, config, "--discover")
     assert discovered.returncode == 0, discovered.stderr
-    catalog = select(json.loads(discovered.stdout))
+    catalog = select(json.loads(discovered.stdout), is_report)
     done = run_tap(tmp_path, config, catalog=catalog)
     assert done.returncode == 0, done.stderr
-    assert {r["root__id"]: r for r in done.records(HEADCOUNT)} == headcount_truth(fake)
+    assert by_id(done, HEADCOUNT) == headcount_truth(fake)
     synced = {(r["root__id"], r["changed_field"], r["changed_at"]) for r in done.records(CHANGES)}
     assert synced == set(changes_truth(fake, csv=True))
     assert len(state(fake).generations_of(CHANGES_ID)) == 1

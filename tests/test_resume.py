@@ -1,4 +1,4 @@
-"""Kill and resume: SIGKILL in the middle of a sync, rerun with the last STATE it printed.
+"""Kill and resume: a signal in the middle of a sync, then a rerun with the last STATE.
 
 A loader commits records up to the last STATE it received and hands that STATE back on the
 next run; anything after it may be lost with the killed process. So the guarantee tested is:
@@ -6,20 +6,16 @@ records before the killed run's last STATE, plus everything the resumed run emit
 every record of a clean sync of the same tenant (at-least-once), and every STATE is JSON the
 tap accepts again.
 
-The kill is deterministic: the fake, running in this process, holds one chosen request open
-(the third time-off window, or a table's second page) and the test kills the tap while it
-waits for the answer. Syncs select every stream, so resuming is proven end to end, not only
-for the stream that was interrupted.
+The kill is deterministic (helpers.run_until): the fake, running in this process, holds one
+chosen request open (a time-off window, a table's second page, a batch of employees) and the
+tap is killed once its output has reached the chosen point. Syncs select every stream the
+fake serves, so resuming is proven end to end, not only for the stream that was interrupted.
+The syncs to compare with run in-process; the killed ones are real processes.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import signal
-import subprocess
-import sys
-import threading
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -28,93 +24,27 @@ from typing import Any
 import pytest
 
 from fake_hibob import FakeHibob, Tenant
-from fake_hibob.server import Reply, Request
+from fake_hibob import timeoff as fake_timeoff
+from fake_hibob.server import Request
 from tap_hibob import timeoff
-from tests.conftest import ROOT, CliRun, run_tap
-from tests.test_faults import Keyed, config_for, discover, keyed, select
+from tests.helpers import (
+    Gate,
+    Keyed,
+    Run,
+    committed,
+    discover,
+    keyed,
+    parse_time,
+    quick_config,
+    run_until,
+    select,
+    select_all,
+    sync,
+)
 
 CHANGES = "/v1/timeoff/requests/changes"
 LIFECYCLE = "/v1/bulk/people/lifecycle"
-
-
-class Gate:
-    """Holds the n-th request matching `match` open until released."""
-
-    def __init__(self, fake: FakeHibob, match: Callable[[Request], bool], nth: int) -> None:
-        self.reached = threading.Event()
-        self.released = threading.Event()
-        self._match, self._nth, self._seen = match, nth, 0
-        self._lock = threading.Lock()
-        for route in fake.routes:
-            route.handler = self._wrap(route.handler)
-
-    def _wrap(self, handler: Any) -> Any:
-        def wrapped(app: FakeHibob, request: Request, match: Any) -> Reply:
-            if self._match(request):
-                with self._lock:
-                    self._seen += 1
-                    hold = self._seen == self._nth
-                if hold:
-                    self.reached.set()
-                    self.released.wait(timeout=60)
-            return handler(app, request, match)
-
-        return wrapped
-
-
-def run_until_gate(
-    tmp_path: Path,
-    config: dict[str, Any],
-    catalog: dict[str, Any],
-    gate: Gate,
-    sig: int = signal.SIGKILL,
-) -> CliRun:
-    """Start the real CLI, signal it (SIGKILL) once it waits at the gate, return its output."""
-    paths = {name: tmp_path / f"{name}.json" for name in ("config", "catalog")}
-    paths["config"].write_text(json.dumps(config))
-    paths["catalog"].write_text(json.dumps(catalog))
-    argv = [sys.executable, "-m", "tap_hibob", "--config", str(paths["config"])]
-    proc = subprocess.Popen(
-        [*argv, "--catalog", str(paths["catalog"])],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    output: dict[str, str] = {}
-    # Read both pipes all along, so a full pipe never stalls the tap before the gate.
-    readers = [
-        threading.Thread(target=lambda n=n, s=s: output.__setitem__(n, s.read()))
-        for n, s in (("out", proc.stdout), ("err", proc.stderr))
-    ]
-    for reader in readers:
-        reader.start()
-    try:
-        assert gate.reached.wait(timeout=120), "the sync never reached the request to hold"
-        os.kill(proc.pid, sig)
-        if sig == signal.SIGKILL:
-            proc.wait(timeout=30)
-    finally:
-        gate.released.set()  # a SIGTERM'd tap handles the signal once the answer arrives
-        if sig != signal.SIGKILL:
-            proc.wait(timeout=30)
-        if proc.poll() is None:
-            proc.kill()
-        for reader in readers:
-            reader.join(timeout=30)
-    if sig == signal.SIGKILL:
-        assert proc.returncode == -signal.SIGKILL
-    return CliRun(proc.returncode, output.get("out", ""), output.get("err", ""))
-
-
-def committed(run: CliRun) -> tuple[CliRun, dict[str, Any] | None]:
-    """The part of a killed run a loader has committed (up to its last STATE), and that STATE."""
-    lines = run.stdout.splitlines()
-    last = max((i for i, line in enumerate(lines) if '"type":"STATE"' in line), default=-1)
-    if last < 0:
-        return CliRun(0, "", ""), None
-    kept = "\n".join(lines[: last + 1])
-    return CliRun(0, kept, ""), json.loads(lines[last])["value"]
+OVERLAP = timedelta(minutes=60)  # time_off_overlap_minutes' default
 
 
 def assert_union_covers(clean: Keyed, *parts: Keyed) -> None:
@@ -126,25 +56,54 @@ def assert_union_covers(clean: Keyed, *parts: Keyed) -> None:
             assert record in seen, f"{stream}: record {key} differs after resuming"
 
 
+def bookmark_states(messages: list[dict[str, Any]]) -> int:
+    """STATE messages so far that carry a time_off_requests bookmark."""
+    return sum(
+        1
+        for m in messages
+        if m["type"] == "STATE"
+        and "replication_key_value" in m["value"]["bookmarks"].get("time_off_requests", {})
+    )
+
+
+def saw(kind: str, stream: str) -> Callable[[list[dict[str, Any]]], bool]:
+    """`until` for run_until: a message of `kind` for `stream` has been written."""
+    return lambda messages: any(m["type"] == kind and m.get("stream") == stream for m in messages)
+
+
+def batch_read(request: Request) -> bool:
+    """A people search reading a batch of employees (not an id listing)."""
+    return request.path == "/v1/people/search" and "filters" in (request.body or {})
+
+
+def every_stream(fake: FakeHibob, **config: Any) -> dict[str, Any]:
+    return select_all(discover(quick_config(fake, **config)))
+
+
 @pytest.fixture
 def tenant() -> Tenant:
     return Tenant.generate(20, seed=8)
 
 
 def test_kill_mid_time_off_backfill_then_resume(tenant: Tenant, tmp_path: Path) -> None:
-    # 30 months back: five 6-month windows; the third is held open and the tap killed.
+    # 30 months back: five 6-month windows; the third is held open and the tap killed once
+    # the first two are written with their STATE.
     start = (tenant.now - timedelta(days=900)).strftime("%Y-%m-%dT%H:%M:%SZ")
     with FakeHibob(tenant, window_seconds=1.0) as fake:
-        config = config_for(fake, start_date=start)
-        catalog = select(discover(tmp_path, config))
-        clean_run = run_tap(tmp_path, config, catalog=catalog)
+        config = quick_config(fake, start_date=start)
+        catalog = every_stream(fake, start_date=start)
+        fake.log.clear()
+        clean_run = sync(config, catalog)
         clean_windows = len(fake.requests_to(CHANGES))
-    assert clean_run.returncode == 0, clean_run.stderr
     assert clean_windows == 5
 
     with FakeHibob(tenant, window_seconds=1.0) as fake:
         gate = Gate(fake, lambda r: r.path == CHANGES, nth=3)
-        killed = run_until_gate(tmp_path, config_for(fake, start_date=start), catalog, gate)
+        until = lambda messages: bookmark_states(messages) == 2  # noqa: E731
+        killed = run_until(
+            tmp_path, quick_config(fake, start_date=start), catalog, until, gate=gate
+        )
+    assert killed.returncode == -signal.SIGKILL
     kept, state = committed(killed)
     assert state is not None
     bookmark = state["bookmarks"]["time_off_requests"]
@@ -153,33 +112,45 @@ def test_kill_mid_time_off_backfill_then_resume(tenant: Tenant, tmp_path: Path) 
     assert kept.records("employees")  # the streams before it were done too
 
     with FakeHibob(tenant, window_seconds=1.0) as fake:
-        resumed = run_tap(
-            tmp_path, config_for(fake, start_date=start), state=state, catalog=catalog
-        )
-        windows = [r.arg("since") for r in fake.requests_to(CHANGES)]
-    assert resumed.returncode == 0, resumed.stderr
-    # The resumed run starts at the bookmark (less the overlap), not at start_date again.
-    assert len(windows) == 3, windows
-    assert windows[0] is not None and windows[0] < bookmark["replication_key_value"]
+        resumed = sync(quick_config(fake, start_date=start), catalog, state)
+        spans = [
+            (parse_time(r.arg("since") or ""), parse_time(r.arg("to") or ""))
+            for r in fake.requests_to(CHANGES)
+        ]
+        everything = {
+            (c["requestId"], c["changeType"])
+            for c in fake_timeoff.visible_changes(
+                fake, parse_time(start), spans[-1][1], pending=True
+            )
+        }
+    # The resumed run starts at the bookmark less the overlap, not at start_date again: the
+    # three unfinished windows.
+    assert spans[0][0] == parse_time(bookmark["replication_key_value"]) - OVERLAP
+    assert len(spans) == 3, spans
+    changes = {
+        (r["requestId"], r["changeType"])
+        for r in kept.records("time_off_requests") + resumed.records("time_off_requests")
+    }
+    assert changes == everything
 
     assert_union_covers(keyed(clean_run)[0], keyed(kept)[0], keyed(resumed)[0])
-    assert_state_accepted(tmp_path, resumed, catalog, tenant, start)
+    assert_state_accepted(resumed, catalog, tenant, start)
 
 
 def test_kill_mid_table_walk_then_resume(tmp_path: Path) -> None:
     """Hold the lifecycle table's second page: the streams before it (in name order) are
-    done, it is half read, the ones after it have not started."""
+    done, it is half read, the ones after it have not been written."""
     tenant = Tenant.generate(230, seed=9)  # > 200 lifecycle rows: at least two pages
-    # Balances cost one request per employee and policy type: left out at this size.
-    wanted = select_all_but("time_off_balances")
     with FakeHibob(tenant, window_seconds=1.0) as fake:
-        catalog = wanted(discover(tmp_path, config_for(fake)))
-        clean_run = run_tap(tmp_path, config_for(fake), catalog=catalog)
-    assert clean_run.returncode == 0, clean_run.stderr
+        # Balances cost one request per employee and policy type: left out at this size.
+        catalog = select(discover(quick_config(fake)), lambda n: n != "time_off_balances")
+        clean_run = sync(quick_config(fake), catalog)
 
     with FakeHibob(tenant, window_seconds=1.0) as fake:
         gate = Gate(fake, lambda r: r.path == LIFECYCLE and "cursor" in r.query, nth=1)
-        killed = run_until_gate(tmp_path, config_for(fake), catalog, gate)
+        # Killed once the tap writes lifecycle_history: every stream before it is written.
+        until = saw("SCHEMA", "lifecycle_history")
+        killed = run_until(tmp_path, quick_config(fake), catalog, until, gate=gate)
     kept, state = committed(killed)
     # Streams sync in name order: the tables before lifecycle_history are done.
     assert kept.records("employment_history")
@@ -187,93 +158,73 @@ def test_kill_mid_table_walk_then_resume(tmp_path: Path) -> None:
     assert state is not None
 
     with FakeHibob(tenant, window_seconds=1.0) as fake:
-        resumed = run_tap(tmp_path, config_for(fake), state=state, catalog=catalog)
-    assert resumed.returncode == 0, resumed.stderr
+        resumed = sync(quick_config(fake), catalog, state)
     assert resumed.records("lifecycle_history")  # the interrupted table is read again
     assert_union_covers(keyed(clean_run)[0], keyed(kept)[0], keyed(resumed)[0])
 
 
-def select_all_but(*names: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    return lambda catalog: select(catalog, lambda name: name not in names)
-
-
-def assert_state_accepted(
-    tmp_path: Path, run: CliRun, catalog: dict[str, Any], tenant: Tenant, start: str
-) -> None:
+def assert_state_accepted(run: Run, catalog: dict[str, Any], tenant: Tenant, start: str) -> None:
     """Every STATE is a JSON object the tap takes back; the final one ends a next run's
     backfill at one overlap window."""
     assert run.states and all(isinstance(s, dict) for s in run.states)
-    only_changes = select(catalog, lambda name: name == "time_off_requests")
+    only_changes = select(catalog, ["time_off_requests"])
     with FakeHibob(tenant, window_seconds=1.0) as fake:
-        again = run_tap(
-            tmp_path, config_for(fake, start_date=start), state=run.states[-1], catalog=only_changes
-        )
+        sync(quick_config(fake, start_date=start), only_changes, run.states[-1])
         assert len(fake.requests_to(CHANGES)) == 1
-    assert again.returncode == 0, again.stderr
 
 
 def test_activate_version_only_after_a_complete_stream(tmp_path: Path) -> None:
     """ACTIVATE_VERSION tells the loader to delete rows of older versions. Sent before the
     records (the SDK's habit), a run killed mid-stream leaves that table emptied; it must
-    come once, after the stream's last record, and never from an interrupted stream."""
+    come once, after the stream's last record, and never from an interrupted stream, nor
+    from one whose rows must be kept (time_off_balances' daily snapshots)."""
     tenant = Tenant.generate(20, seed=10)
+    settings = {"emit_activate_version_messages": True, "people_batch_size": 5}
     with FakeHibob(tenant, window_seconds=1.0) as fake:
-        config = config_for(fake, emit_activate_version_messages=True, people_batch_size=5)
-        catalog = select(discover(tmp_path, config))
-        complete = run_tap(tmp_path, config, catalog=catalog)
-    assert complete.returncode == 0, complete.stderr
+        catalog = every_stream(fake)
+        complete = sync(quick_config(fake, **settings), catalog)
     full_table = {
         e["tap_stream_id"] for e in catalog["streams"] if e["replication_method"] == "FULL_TABLE"
     }
-    for stream in full_table:
+    activated = {m["stream"] for m in complete.of("ACTIVATE_VERSION")}
+    assert activated == full_table - {"time_off_balances"}
+    for stream in activated:
         kinds = [m["type"] for m in complete.messages if m.get("stream") == stream]
-        records = [m for m in complete.messages if m["type"] == "RECORD" and m["stream"] == stream]
-        versions = [
-            m
-            for m in complete.messages
-            if m["type"] == "ACTIVATE_VERSION" and m["stream"] == stream
-        ]
-        assert len(versions) == 1, stream
+        [version] = complete.of("ACTIVATE_VERSION", stream)
         last_record = max(i for i, kind in enumerate(kinds) if kind == "RECORD")
         assert kinds.index("ACTIVATE_VERSION") > last_record, stream
-        assert {r.get("version") for r in records} == {versions[0]["version"]}, stream
+        versions = {m.get("version") for m in complete.of("RECORD", stream)}
+        assert versions == {version["version"]}, stream
 
     with FakeHibob(tenant, window_seconds=1.0) as fake:
-        # ids, then batches of 5: hold the second batch of employees.
-        gate = Gate(fake, lambda r: r.path == "/v1/people/search", nth=3)
-        killed = run_until_gate(tmp_path, config_for(fake, **_without_url(config)), catalog, gate)
+        # Hold the second batch of employees; kill once the first batch is written.
+        gate = Gate(fake, batch_read, nth=2)
+        until = saw("RECORD", "employees")
+        killed = run_until(tmp_path, quick_config(fake, **settings), catalog, until, gate=gate)
     assert killed.records("employees")  # the first batch went out
-    assert not [
-        m for m in killed.messages if m["type"] == "ACTIVATE_VERSION" and m["stream"] == "employees"
-    ]
-
-
-def _without_url(config: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: v
-        for k, v in config.items()
-        if k not in ("api_url", "service_user_id", "service_user_token")
-    }
+    assert not killed.of("ACTIVATE_VERSION", "employees")
 
 
 def test_sigterm_is_a_failed_run_not_a_success(tmp_path: Path) -> None:
     """Schedulers stop a run that overruns with SIGTERM. The SDK exits 0 on it, so a half
-    sync would be recorded as a good one; it must exit non-zero and activate nothing."""
+    sync would be recorded as a good one; it must exit 128 + 15, write the last consistent
+    STATE, and activate nothing it did not finish."""
     tenant = Tenant.generate(12, seed=11)
     with FakeHibob(tenant, window_seconds=1.0) as fake:
-        config = config_for(fake, emit_activate_version_messages=True, people_batch_size=4)
-        catalog = select(discover(tmp_path, config))
-        gate = Gate(fake, lambda r: r.path == "/v1/people/search", nth=3)
-        stopped = run_until_gate(tmp_path, config, catalog, gate, sig=signal.SIGTERM)
-        resumed = run_tap(tmp_path, config, state=stopped.states[-1], catalog=catalog)
+        config = quick_config(fake, emit_activate_version_messages=True, people_batch_size=4)
+        catalog = every_stream(fake)
+        gate = Gate(fake, batch_read, nth=2)
+        stopped = run_until(
+            tmp_path, config, catalog, saw("RECORD", "employees"), gate=gate, sig=signal.SIGTERM
+        )
+        resumed = sync(config, catalog, stopped.states[-1])
     assert stopped.returncode == 128 + signal.SIGTERM
-    [line] = [line for line in stopped.stderr.splitlines() if "| ERROR " in line]
+    [line] = stopped.errors
     assert "Stopped by SIGTERM before the sync finished" in line
     assert "Traceback" not in stopped.stderr
     assert stopped.records("employees")
-    assert not [
-        m
-        for m in stopped.messages
-        if m["type"] == "ACTIVATE_VERSION" and m["stream"] == "employees"
-    ]
-    assert resumed.returncode == 0, resumed.stderr
+    assert not stopped.of("ACTIVATE_VERSION", "employees")
+    # The handler writes the state it holds (unless it equals the last one written): a
+    # loader commits up to the last STATE and the next run resumes from it.
+    assert stopped.states
+    assert resumed.records("employees")

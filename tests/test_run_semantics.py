@@ -6,11 +6,7 @@ syncs completely; a service user that sees no one stops the run before anything 
 
 from __future__ import annotations
 
-import copy
-import io
 import json
-import logging
-from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
 
@@ -20,56 +16,21 @@ from fake_hibob import FakeHibob
 from fake_hibob.people import ids_of
 from fake_hibob.tables import expected_rows
 from tap_hibob import endpoints
-from tap_hibob.errors import HibobError, HibobIncompleteSyncError, HibobNoAccessError
-from tap_hibob.tap import TapHibob
-from tests.conftest import run_tap, tap_config
+from tap_hibob.errors import HibobIncompleteSyncError, HibobNoAccessError
+from tests.helpers import Run, discover, run_tap, select, sync, tap_config
 
 PAYROLL_HISTORY = "People > Payroll > View selected employees' Payroll section histories"
 
 
-class Run:
-    """An in-process sync: its Singer messages, its error, its log."""
-
-    def __init__(self, fake: FakeHibob, streams: tuple[str, ...] | None, **config: Any) -> None:
-        self.config = tap_config(fake, **config)
-        catalog = _catalog(self.config, streams) if streams is not None else None
-        out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
-        self.error: HibobError | None = None
-        self.log = io.StringIO()
-        handler = logging.StreamHandler(self.log)
-        root = logging.getLogger()
-        root.addHandler(handler)
-        try:
-            with redirect_stdout(out):
-                tap = TapHibob(config=self.config, catalog=catalog, parse_env_config=False)
-                try:
-                    tap.sync_all()
-                except HibobError as exc:
-                    self.error = exc
-        finally:
-            root.removeHandler(handler)
-        out.seek(0)
-        self.messages = [json.loads(line) for line in out.read().splitlines() if line]
-
-    def records(self, stream: str) -> list[dict[str, Any]]:
-        return [m["record"] for m in self.messages if m.get("stream") == stream and "record" in m]
-
-    def activated(self) -> set[str]:
-        return {m["stream"] for m in self.messages if m["type"] == "ACTIVATE_VERSION"}
-
-    @property
-    def text(self) -> str:
-        return self.log.getvalue()
+def _run(fake: FakeHibob, streams: tuple[str, ...] | None, **overrides: Any) -> Run:
+    """An in-process sync of `streams` (the default selection if None), errors kept."""
+    config = tap_config(fake, **overrides)
+    catalog = select(discover(config), streams) if streams is not None else None
+    return sync(config, catalog, check=False)
 
 
-def _catalog(config: dict[str, Any], streams: tuple[str, ...]) -> dict[str, Any]:
-    catalog = copy.deepcopy(TapHibob(config=config, parse_env_config=False).catalog_dict)
-    for entry in catalog["streams"]:
-        chosen = entry["tap_stream_id"] in streams
-        for item in entry["metadata"]:
-            if item["breadcrumb"] == []:
-                item["metadata"]["selected"] = chosen
-    return catalog
+def _activated(run: Run) -> set[str]:
+    return {m["stream"] for m in run.of("ACTIVATE_VERSION")}
 
 
 DEFAULTS = ("employees", "work_history", "lifecycle_history", "time_off_requests", "tasks")
@@ -78,7 +39,7 @@ DEFAULTS = ("employees", "work_history", "lifecycle_history", "time_off_requests
 @pytest.mark.parametrize("read_ahead", [True, False])
 def test_a_denied_stream_costs_one_request_and_the_rest_sync_completely(read_ahead: bool) -> None:
     with FakeHibob(employees=60, profile="seed_minus_payroll") as fake:
-        run = Run(
+        run = _run(
             fake,
             ("salary_history", *DEFAULTS),
             read_ahead=read_ahead,
@@ -95,8 +56,8 @@ def test_a_denied_stream_costs_one_request_and_the_rest_sync_completely(read_ahe
     assert {r["id"] for r in run.records("employees")} == people
     assert run.records("time_off_requests") and run.records("tasks")
     # ACTIVATE_VERSION for every complete full-table stream, never for the denied one.
-    assert run.activated() == {"employees", "work_history", "lifecycle_history", "tasks"}
-    summary = run.text[run.text.index("These selected streams were not synced") :]
+    assert _activated(run) == {"employees", "work_history", "lifecycle_history", "tasks"}
+    summary = run.stderr[run.stderr.index("These selected streams were not synced") :]
     assert "salary_history: HiBob denied GET /v1/bulk/people/salaries (403)" in summary
     assert PAYROLL_HISTORY in summary
     assert "work_history" not in summary
@@ -104,16 +65,16 @@ def test_a_denied_stream_costs_one_request_and_the_rest_sync_completely(read_ahe
 
 def test_warn_accepts_partial_syncs() -> None:
     with FakeHibob(employees=20, profile="seed_minus_payroll") as fake:
-        run = Run(fake, ("salary_history", "work_history"), on_missing_permission="warn")
+        run = _run(fake, ("salary_history", "work_history"), on_missing_permission="warn")
     assert run.error is None
     assert run.records("work_history")
-    assert "salary_history: HiBob denied" in run.text
+    assert "salary_history: HiBob denied" in run.stderr
 
 
 def test_the_cli_exits_1_on_a_denied_stream_and_0_with_warn(tmp_path: Path) -> None:
     with FakeHibob(employees=10, profile="seed_minus_payroll") as fake:
         config = tap_config(fake)
-        catalog = _catalog(config, ("salary_history", "work_history"))
+        catalog = select(discover(config), ("salary_history", "work_history"))
         failed = run_tap(tmp_path, config, catalog=catalog)
         accepted = run_tap(tmp_path, {**config, "on_missing_permission": "warn"}, catalog=catalog)
     assert failed.returncode == 1
@@ -126,7 +87,7 @@ def test_the_cli_exits_1_on_a_denied_stream_and_0_with_warn(tmp_path: Path) -> N
 
 def test_a_service_user_in_no_group_stops_before_any_other_request() -> None:
     with FakeHibob(profile="none") as fake:
-        run = Run(fake, None)
+        run = _run(fake, None)
         denied = [r for r in fake.log if r.status == 403]
         metadata = ("fields_metadata", "table_metadata", "custom_table_metadata")
         data = [r for r in fake.log if r.endpoint not in metadata]
@@ -142,7 +103,7 @@ def test_a_service_user_who_sees_no_one_stops_and_empties_no_table() -> None:
     nobody = FakeHibob(profile="basic_only")
     nobody.profile = type(nobody.profile)("no_basic", frozenset({"x"}))
     with nobody as fake:
-        run = Run(fake, None, emit_activate_version_messages=True)
+        run = _run(fake, None, emit_activate_version_messages=True)
     assert isinstance(run.error, HibobNoAccessError)
     assert "lists no employees" in str(run.error)
     assert not [m for m in run.messages if m["type"] in ("RECORD", "ACTIVATE_VERSION")]
@@ -150,7 +111,7 @@ def test_a_service_user_who_sees_no_one_stops_and_empties_no_table() -> None:
 
 def test_pending_changes_are_read_by_default_with_the_seed_permissions() -> None:
     with FakeHibob(employees=80, profile="seed") as fake:
-        run = Run(fake, ("time_off_requests",), start_date="2024-07-01T00:00:00Z")
+        run = _run(fake, ("time_off_requests",), start_date="2024-07-01T00:00:00Z")
         sent = [r.arg("includePending") for r in fake.requests_to("/v1/timeoff/requests")]
     kinds = {r["changeType"] for r in run.records("time_off_requests")}
     assert "Pending" in kinds
@@ -163,19 +124,19 @@ def test_silently_missing_pending_changes_name_the_permission() -> None:
     seed = PROFILES["seed"]
     without = Profile("seed_no_pending", seed.permissions - {PENDING})
     with FakeHibob(employees=80, profile=without) as fake:
-        run = Run(fake, ("time_off_requests",), start_date="2024-07-01T00:00:00Z")
+        run = _run(fake, ("time_off_requests",), start_date="2024-07-01T00:00:00Z")
     assert run.error is None
     assert "Pending" not in {r["changeType"] for r in run.records("time_off_requests")}
-    assert f"probably lacks '{endpoints.PENDING}'" in run.text
+    assert f"probably lacks '{endpoints.PENDING}'" in run.stderr
 
 
 def test_a_stream_hibob_keeps_breaking_fails_alone() -> None:
     with FakeHibob(employees=300, options={"tables_repeat_cursor": True}) as fake:
-        run = Run(fake, ("work_history", "employees"), emit_activate_version_messages=True)
+        run = _run(fake, ("work_history", "employees"), emit_activate_version_messages=True)
     assert isinstance(run.error, HibobIncompleteSyncError)
-    assert "work_history: HiBob returned the same page cursor twice" in run.text
-    assert run.records("employees") and "work_history" not in run.activated()
-    assert "employees" in run.activated()
+    assert "work_history: HiBob returned the same page cursor twice" in run.stderr
+    assert run.records("employees") and "work_history" not in _activated(run)
+    assert "employees" in _activated(run)
 
 
 def _seed_without_pending() -> Any:
@@ -187,10 +148,10 @@ def _seed_without_pending() -> Any:
 def test_a_403_for_pending_changes_names_the_pending_permission() -> None:
     options = {"pending_without_permission": "403"}
     with FakeHibob(employees=20, profile=_seed_without_pending(), options=options) as fake:
-        run = Run(fake, ("time_off_requests", "whos_out", "work_history"))
+        run = _run(fake, ("time_off_requests", "whos_out", "work_history"))
         denied = [r for r in fake.log if r.status == 403]
     assert isinstance(run.error, HibobIncompleteSyncError)
-    summary = run.text[run.text.index("These selected streams were not synced") :]
+    summary = run.stderr[run.stderr.index("These selected streams were not synced") :]
     for stream in ("time_off_requests", "whos_out"):
         line = next(x for x in summary.splitlines() if f"- {stream}:" in x)
         assert endpoints.PENDING in line, line

@@ -9,31 +9,31 @@ schema, that records carry no property the catalog does not declare, and primary
 from __future__ import annotations
 
 import atexit
-import copy
 from typing import Any
 
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
-from fake_hibob import SERVICE_USER_ID, SERVICE_USER_TOKEN, FakeHibob
+from fake_hibob import FakeHibob
 from tap_hibob.tap import TapHibob
+from tests.helpers import discover, tap_config
 
 FAKE = FakeHibob(employees=40).start()
 atexit.register(FAKE.stop)
-CONFIG: dict[str, Any] = {
-    "service_user_id": SERVICE_USER_ID,
-    "service_user_token": SERVICE_USER_TOKEN,
-    "api_url": FAKE.url,
+CONFIG: dict[str, Any] = tap_config(
+    FAKE,
     # Every optional stream too: balances need policy types (a feature permission the
     # fake's "all" profile has) and closed tasks their per-employee route.
-    "tasks_include_closed": True,
-    "emit_activate_version_messages": True,
-}
+    tasks_include_closed=True,
+    emit_activate_version_messages=True,
+)
 
 
 def _everything_selected() -> dict[str, Any]:
-    catalog = copy.deepcopy(TapHibob(config=CONFIG, parse_env_config=False).catalog_dict)
-    for entry in catalog["streams"]:
-        for item in entry["metadata"]:
+    """Every stream and every property selected, those off by default too (`select_all`
+    selects streams only)."""
+    catalog = discover(CONFIG)
+    for stream in catalog["streams"]:
+        for item in stream["metadata"]:
             item["metadata"]["selected"] = True
     return catalog
 

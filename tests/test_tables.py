@@ -1,8 +1,8 @@
-"""The bulk history table streams, through the real CLI against the fake HiBob."""
+"""The employee table streams against the fake HiBob (in-process syncs; the CLI where the
+exit code is the point)."""
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections import Counter
@@ -15,84 +15,53 @@ import pytest
 
 from fake_hibob import FakeHibob, Tenant
 from fake_hibob.tables import expected_rows, table_entries
-from tap_hibob.stream import load_schema
-from tests.conftest import CliRun, run_tap, tap_config
+from tap_hibob.endpoints import TABLES as KNOWN_TABLES
+from tests.helpers import (
+    Run,
+    discover,
+    root_metadata,
+    run_tap,
+    select,
+    served,
+    sync,
+    tap_config,
+)
 
-# Stream → bulk table path segment.
+# Stream -> bulk table path segment, for the tables the fake serves.
 TABLES = {
-    "work_history": "work",
-    "employment_history": "employment",
-    "lifecycle_history": "lifecycle",
-    "salary_history": "salaries",
-    "variable_payments": "variable",
-    "equity_grants": "equities",
-    "address_history": "address",
+    spec.stream: table for table, spec in KNOWN_TABLES.items() if spec.bulk and served(spec.stream)
 }
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 WORK_HISTORY = "People > Work > View selected employees' Work section histories"
 WORK_SECTIONS = "People > Work > View selected employees' Work sections"
 
 
-def catalog(*streams: str) -> dict[str, Any]:
-    """A catalog selecting exactly these table streams (all others are deselected)."""
-    return {
-        "streams": [
-            {
-                "tap_stream_id": name,
-                "stream": name,
-                "schema": load_schema(name),
-                "key_properties": ["employeeId", "id"],
-                "metadata": [
-                    {
-                        "breadcrumb": [],
-                        "metadata": {
-                            "selected": True,
-                            "table-key-properties": ["employeeId", "id"],
-                            "inclusion": "available",
-                        },
-                    }
-                ],
-            }
-            for name in streams
-        ]
-    }
-
-
-def sync(tmp_path: Path, fake: FakeHibob, *streams: str, **config: Any) -> CliRun:
-    # A tap that loops on pages fails the test within a minute instead of hanging it.
-    return run_tap(tmp_path, tap_config(fake, **config), catalog=catalog(*streams), timeout=60)
+def tables_sync(fake: FakeHibob, *streams: str, check: bool = True, **config: Any) -> Run:
+    """An in-process sync of exactly these streams, their catalog as discovered."""
+    settings = tap_config(fake, **config)
+    return sync(settings, select(discover(settings), streams), check=check)
 
 
 def table_requests(fake: FakeHibob, stream: str) -> list[Any]:
     return fake.requests_to(f"/v1/bulk/people/{TABLES[stream]}")
 
 
-def records_by_stream(run: CliRun) -> dict[str, list[dict[str, Any]]]:
-    """All RECORD messages, parsed once (CliRun.records re-parses stdout per call)."""
-    out: dict[str, list[dict[str, Any]]] = {name: [] for name in TABLES}
-    for message in run.messages:
-        if message["type"] == "RECORD":
-            out.setdefault(message["stream"], []).append(message["record"])
-    return out
-
-
 def keys(records: list[dict[str, Any]]) -> list[tuple[str, int]]:
     return [(r["employeeId"], r["id"]) for r in records]
 
 
-def warnings(run: CliRun, text: str) -> list[str]:
-    return [line for line in run.stderr.splitlines() if "WARNING" in line and text in line]
+def warnings(run: Run, text: str) -> list[str]:
+    return [line for line in run.warnings if text in line]
 
 
 # Completeness, keys and page counts -------------------------------------------------------
 
 
-def test_every_table_syncs_completely_in_the_fewest_pages(tmp_path: Path) -> None:
+def test_every_table_syncs_completely_in_the_fewest_pages() -> None:
     with FakeHibob(employees=450) as fake:
-        run = sync(tmp_path, fake, *TABLES)
-        assert run.returncode == 0, run.stderr
+        run = tables_sync(fake, *TABLES)
         assert sum(len(expected_rows(fake, t)) for t in TABLES.values()) > 2000
-        synced = records_by_stream(run)
+        synced = run.records_by_stream
         for stream, table in TABLES.items():
             expected = expected_rows(fake, table)
             records = synced[stream]
@@ -109,10 +78,9 @@ def test_every_table_syncs_completely_in_the_fewest_pages(tmp_path: Path) -> Non
     assert len(table_requests(fake, "work_history")) >= 4
 
 
-def test_cursor_goes_back_url_encoded_and_unchanged(tmp_path: Path) -> None:
+def test_cursor_goes_back_url_encoded_and_unchanged() -> None:
     with FakeHibob(employees=300) as fake:
-        run = sync(tmp_path, fake, "work_history")
-    assert run.returncode == 0, run.stderr
+        tables_sync(fake, "work_history")
     cursors = [r.arg("cursor") for r in table_requests(fake, "work_history")[1:]]
     assert cursors
     # The fake's cursors hold '+', '/' and '='; it answers 400 unless they arrive intact.
@@ -120,7 +88,7 @@ def test_cursor_goes_back_url_encoded_and_unchanged(tmp_path: Path) -> None:
     assert len(set(cursors)) == len(cursors)
 
 
-def test_rows_of_one_employee_split_across_two_pages_are_all_kept(tmp_path: Path) -> None:
+def test_rows_of_one_employee_split_across_two_pages_are_all_kept() -> None:
     # Find a tenant whose 200th and 201st work rows belong to the same employee.
     size = next(
         n
@@ -129,36 +97,36 @@ def test_rows_of_one_employee_split_across_two_pages_are_all_kept(tmp_path: Path
         == rows[200].employee_id
     )
     with FakeHibob(employees=size) as fake:
-        run = sync(tmp_path, fake, "work_history")
+        run = tables_sync(fake, "work_history")
         split = expected_rows(fake, "work")[199].employee_id
         expected = [e.row["id"] for e in expected_rows(fake, "work") if e.employee_id == split]
-    assert run.returncode == 0, run.stderr
     assert len(table_requests(fake, "work_history")) == 2
     assert [r["id"] for r in run.records("work_history") if r["employeeId"] == split] == expected
 
 
 @pytest.mark.parametrize("shape", ["bare", "wrapped", "mixed"])
-def test_both_row_shapes_give_the_same_records(tmp_path: Path, shape: str) -> None:
+def test_both_row_shapes_give_the_same_records(shape: str) -> None:
     with FakeHibob(employees=40, options={"tables_shape": shape}) as fake:
-        run = sync(tmp_path, fake, "employment_history", "salary_history")
+        run = tables_sync(fake, "employment_history", "salary_history")
         for stream, table in (("employment_history", "employment"), ("salary_history", "salaries")):
             expected = [{**e.row, "employeeId": e.employee_id} for e in expected_rows(fake, table)]
             # == compares 100 and 100.0 as equal: the values are HiBob's, types checked below.
             assert run.records(stream) == expected, (shape, stream)
-    assert run.returncode == 0, run.stderr
     assert not warnings(run, "restricted") and not warnings(run, "hid")
+    assert run.warnings == []
 
 
 # Types ------------------------------------------------------------------------------------
 
 
-def test_types_follow_the_design(tmp_path: Path) -> None:
+def test_types_follow_the_design() -> None:
     with FakeHibob(employees=120) as fake:
-        run = sync(tmp_path, fake, *TABLES)
-    assert run.returncode == 0, run.stderr
-    synced = records_by_stream(run)
+        run = tables_sync(fake, *TABLES)
+    synced = run.records_by_stream
     for stream in TABLES:
-        schema = load_schema(stream)
+        schema = run.schemas[stream]
+        assert schema["properties"]["employeeId"]["type"] == "string"
+        assert schema["properties"]["id"]["type"] == "integer"
         validator = jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
         records = synced[stream]
         assert records, stream
@@ -199,11 +167,10 @@ def test_types_follow_the_design(tmp_path: Path) -> None:
 # Warnings ---------------------------------------------------------------------------------
 
 
-def test_restricted_columns_warn_once_naming_columns_and_permissions(tmp_path: Path) -> None:
+def test_restricted_columns_warn_once_naming_columns_and_permissions() -> None:
     restricted = {"work": {"no_view_permission": ["title"], "no_view_history_permission": ["site"]}}
     with FakeHibob(employees=450, options={"tables_restricted": restricted}) as fake:
-        run = sync(tmp_path, fake, "work_history")
-    assert run.returncode == 0, run.stderr
+        run = tables_sync(fake, "work_history")
     assert len(table_requests(fake, "work_history")) >= 4
     [line] = warnings(run, "work_history: HiBob hid")
     assert f"title (needs '{WORK_SECTIONS}')" in line
@@ -214,23 +181,21 @@ def test_restricted_columns_warn_once_naming_columns_and_permissions(tmp_path: P
     assert any(r["site"] for r in records if r["isCurrent"])
 
 
-def test_restricted_header_without_column_names_still_warns(tmp_path: Path) -> None:
+def test_restricted_header_without_column_names_still_warns() -> None:
     options = {
         "tables_shape": "bare",
         "tables_restricted": {"lifecycle": {"no_view_permission": ["reasonType"]}},
     }
     with FakeHibob(employees=30, options=options) as fake:
-        run = sync(tmp_path, fake, "lifecycle_history")
-    assert run.returncode == 0, run.stderr
+        run = tables_sync(fake, "lifecycle_history")
     [line] = warnings(run, "lifecycle_history: HiBob hid")
     assert "columns it did not name" in line
     assert "People's data > People's fields" in line
 
 
-def test_employee_errors_are_counted_never_listed(tmp_path: Path) -> None:
+def test_employee_errors_are_counted_never_listed() -> None:
     with FakeHibob(employees=300, options={"tables_errors": 3}) as fake:
-        run = sync(tmp_path, fake, "work_history")
-    assert run.returncode == 0, run.stderr
+        run = tables_sync(fake, "work_history")
     assert len(table_requests(fake, "work_history")) >= 2  # errors repeat on every page
     [line] = warnings(run, "work_history: HiBob could not return rows")
     assert "for 3 employee(s)" in line
@@ -238,11 +203,10 @@ def test_employee_errors_are_counted_never_listed(tmp_path: Path) -> None:
     assert "No access" not in run.stderr
 
 
-def test_current_rows_only_warns_about_the_history_permission(tmp_path: Path) -> None:
+def test_current_rows_only_warns_about_the_history_permission() -> None:
     with FakeHibob(employees=40, profile="sections_only") as fake:
-        run = sync(tmp_path, fake, "work_history")
+        run = tables_sync(fake, "work_history")
         visible = {e.id for e in fake.visible_employees()}
-    assert run.returncode == 0, run.stderr
     records = run.records("work_history")
     assert {r["employeeId"] for r in records} == visible
     assert len(records) == len(visible)
@@ -251,27 +215,29 @@ def test_current_rows_only_warns_about_the_history_permission(tmp_path: Path) ->
     assert WORK_SECTIONS in line and WORK_HISTORY in line
 
 
-def test_full_history_gives_no_current_rows_warning(tmp_path: Path) -> None:
+def test_full_history_gives_no_current_rows_warning() -> None:
     with FakeHibob(employees=40, profile="seed") as fake:
-        run = sync(tmp_path, fake, "work_history", "lifecycle_history")
-    assert run.returncode == 0, run.stderr
+        run = tables_sync(fake, "work_history", "lifecycle_history")
     assert not warnings(run, "exactly one row")
 
 
-def test_columns_missing_from_the_schema_are_kept_and_named(tmp_path: Path) -> None:
+def test_columns_missing_from_the_schema_are_dropped_and_named_once() -> None:
+    """A column HiBob added after discovery: a record never carries a property its SCHEMA
+    message does not declare, and one warning names it (never its values)."""
     with FakeHibob(employees=20, options={"tables_extra_column": "costCenter"}) as fake:
-        run = sync(tmp_path, fake, "work_history")
-    assert run.returncode == 0, run.stderr
-    assert all(r["costCenter"] == "new" for r in run.records("work_history"))
+        run = tables_sync(fake, "work_history")
+    records = run.records("work_history")
+    assert records and all("costCenter" not in r for r in records)
+    assert "costCenter" not in run.schemas["work_history"]["properties"]
     [line] = warnings(run, "does not declare")
-    assert "costCenter" in line
+    assert "work_history" in line and "--discover" in line
+    assert re.search(r"costCenter \(\d+x\)\.", line), line  # the name and a count only
 
 
-def test_rows_sent_twice_are_emitted_once(tmp_path: Path) -> None:
+def test_rows_sent_twice_are_emitted_once() -> None:
     with FakeHibob(employees=300, options={"tables_overlap": 3}) as fake:
-        run = sync(tmp_path, fake, "work_history")
+        run = tables_sync(fake, "work_history")
         expected = expected_rows(fake, "work")
-    assert run.returncode == 0, run.stderr
     pages = len(table_requests(fake, "work_history"))
     records = run.records("work_history")
     assert len(records) == len(set(keys(records))) == len(expected)
@@ -279,11 +245,10 @@ def test_rows_sent_twice_are_emitted_once(tmp_path: Path) -> None:
     assert f"skipped {3 * (pages - 1)} row(s)" in line
 
 
-def test_human_readable_copies_follow_the_setting(tmp_path: Path) -> None:
+def test_human_readable_copies_follow_the_setting() -> None:
     with FakeHibob(employees=10, options={"tables_human_readable": True}) as fake:
-        kept = sync(tmp_path, fake, "work_history")
-        dropped = sync(tmp_path, fake, "work_history", human_readable="off")
-    assert kept.returncode == dropped.returncode == 0
+        kept = tables_sync(fake, "work_history")
+        dropped = tables_sync(fake, "work_history", human_readable="off")
     assert all(
         r["humanReadable"]["effectiveDate"].count("/") == 2 for r in kept.records("work_history")
     )
@@ -293,78 +258,95 @@ def test_human_readable_copies_follow_the_setting(tmp_path: Path) -> None:
 # Errors -----------------------------------------------------------------------------------
 
 
-def test_repeated_cursor_stops_with_a_clear_error(tmp_path: Path) -> None:
+def test_repeated_cursor_fails_the_stream_with_a_clear_error() -> None:
     with FakeHibob(employees=300, options={"tables_repeat_cursor": True}) as fake:
-        run = sync(tmp_path, fake, "work_history")
+        run = tables_sync(fake, "work_history", check=False, emit_activate_version_messages=True)
     assert run.returncode == 1
     assert len(table_requests(fake, "work_history")) == 2
-    assert "returned the same page cursor twice for GET /v1/bulk/people/work" in run.stderr
-    assert "Traceback" not in run.stderr
+    said = "returned the same page cursor twice for GET /v1/bulk/people/work"
+    assert run.said(said, level="ERROR")
+    assert run.said("  - work_history: ", said, level="ERROR")  # the run's summary
+    assert not run.of("ACTIVATE_VERSION")  # a half-read table must not replace the old one
 
 
-def test_403_names_stream_endpoint_and_permission(tmp_path: Path) -> None:
+def test_403_skips_the_stream_naming_endpoint_and_permission(tmp_path: Path) -> None:
     with FakeHibob(employees=10, profile="seed_minus_payroll") as fake:
-        run = sync(tmp_path, fake, "salary_history")
+        config = tap_config(fake, emit_activate_version_messages=True)
+        catalog = select(discover(config), ["salary_history", "work_history"])
+        run = run_tap(tmp_path, config, catalog=catalog, timeout=60)
+        work = expected_rows(fake, "work")
     assert run.returncode == 1
     assert len(fake.requests_to("/v1/bulk/people/salaries")) == 1  # never retried
-    [line] = [line for line in run.stderr.splitlines() if "(403)" in line]
-    assert "GET /v1/bulk/people/salaries" in line
+    [line, summary] = [line for line in run.errors if "(403)" in line]
+    for said in (line, summary):
+        assert "GET /v1/bulk/people/salaries" in said
+        assert "salary_history" in said
+        assert "People > Payroll > View selected employees' Payroll section histories" in said
     assert "'salary_history'" in line
-    assert "People > Payroll > View selected employees' Payroll section histories" in line
     assert "Traceback" not in run.stderr
+    assert len(run.records("work_history")) == len(work)  # the other stream synced fully
+    assert run.records("salary_history") == []
+    # Only the complete stream tells the loader to drop rows it did not send.
+    assert [m["stream"] for m in run.of("ACTIVATE_VERSION")] == ["work_history"]
+
+
+def test_on_missing_permission_warn_exits_0_with_the_same_summary(tmp_path: Path) -> None:
+    with FakeHibob(employees=10, profile="seed_minus_payroll") as fake:
+        config = tap_config(fake, on_missing_permission="warn")
+        catalog = select(discover(config), ["salary_history", "work_history"])
+        run = run_tap(tmp_path, config, catalog=catalog, timeout=60)
+    assert run.returncode == 0, run.stderr[-2000:]
+    [summary] = run.said("  - salary_history: ", "(403)")
+    assert "People > Payroll > View selected employees' Payroll section histories" in summary
+    assert run.records("work_history")
 
 
 # Selection --------------------------------------------------------------------------------
 
 
-def test_only_work_employment_and_lifecycle_are_selected_by_default(tmp_path: Path) -> None:
+def test_only_work_employment_and_lifecycle_are_selected_by_default() -> None:
     with FakeHibob(employees=10) as fake:
-        run = run_tap(tmp_path, tap_config(fake))
-    assert run.returncode == 0, run.stderr
+        run = sync(tap_config(fake))
     called = Counter(r.path for r in fake.requests_to("/v1/bulk/"))
     assert called == {
         "/v1/bulk/people/work": 1,
         "/v1/bulk/people/employment": 1,
         "/v1/bulk/people/lifecycle": 1,
     }
-    assert {m["stream"] for m in run.messages if m["type"] == "SCHEMA"} >= {
+    assert run.streams >= {
         "work_history",
         "employment_history",
         "lifecycle_history",
     }
 
 
-def test_unselected_tables_are_never_called(tmp_path: Path) -> None:
+def test_unselected_tables_are_never_called() -> None:
     with FakeHibob(employees=10) as fake:
-        run = sync(tmp_path, fake, "equity_grants")
-    assert run.returncode == 0, run.stderr
+        run = tables_sync(fake, "equity_grants")
     assert {r.path for r in fake.requests_to("/v1/bulk/")} == {"/v1/bulk/people/equities"}
-    assert {m["stream"] for m in run.messages if m["type"] == "RECORD"} == {"equity_grants"}
+    assert set(run.records_by_stream) == {"equity_grants"}
 
 
-def test_discovery_marks_payroll_and_address_tables_opt_in(tmp_path: Path) -> None:
+def test_discovery_marks_all_but_work_employment_and_lifecycle_opt_in() -> None:
     with FakeHibob(employees=5) as fake:
-        run = run_tap(tmp_path, tap_config(fake), "--discover")
-    assert run.returncode == 0, run.stderr
-    streams = {s["tap_stream_id"]: s for s in json.loads(run.stdout)["streams"]}
-    for name in TABLES:
-        root = next(m["metadata"] for m in streams[name]["metadata"] if m["breadcrumb"] == [])
+        catalog = discover(tap_config(fake))
+    for spec in KNOWN_TABLES.values():
+        root = root_metadata(catalog, spec.stream)
         assert root["table-key-properties"] == ["employeeId", "id"]
-        opt_in = name in ("salary_history", "variable_payments", "equity_grants", "address_history")
-        assert root["selected-by-default"] is (not opt_in), name
+        default = spec.stream in ("work_history", "employment_history", "lifecycle_history")
+        assert root["selected-by-default"] is default, spec.stream
     assert not fake.requests_to("/v1/bulk/"), "discovery must not read tables"
 
 
 # ACTIVATE_VERSION -------------------------------------------------------------------------
 
 
-def test_activate_version_follows_the_last_record(tmp_path: Path) -> None:
+def test_activate_version_follows_the_last_record() -> None:
     with FakeHibob(employees=250) as fake:
-        run = sync(
-            tmp_path, fake, "work_history", "address_history", emit_activate_version_messages=True
+        run = tables_sync(
+            fake, "work_history", "address_history", emit_activate_version_messages=True
         )
-    assert run.returncode == 0, run.stderr
-    messages = run.messages  # parsed once: CliRun.messages re-parses stdout on each access
+    messages = run.messages
     for stream in ("work_history", "address_history"):
         positions = [i for i, m in enumerate(messages) if m.get("stream") == stream]
         kinds = [messages[i]["type"] for i in positions]
@@ -377,26 +359,8 @@ def test_activate_version_follows_the_last_record(tmp_path: Path) -> None:
         assert records and all(m["version"] == version for m in records)
 
 
-def test_no_activate_version_unless_asked(tmp_path: Path) -> None:
+def test_no_activate_version_unless_asked() -> None:
     with FakeHibob(employees=10) as fake:
-        run = sync(tmp_path, fake, "work_history")
-    assert run.returncode == 0, run.stderr
-    assert not [m for m in run.messages if m["type"] == "ACTIVATE_VERSION"]
-    assert all("version" not in m for m in run.messages if m["type"] == "RECORD")
-
-
-# Scale ------------------------------------------------------------------------------------
-
-
-def test_all_tables_for_1000_employees_make_no_per_employee_requests(tmp_path: Path) -> None:
-    with FakeHibob(employees=1000) as fake:
-        run = sync(tmp_path, fake, *TABLES)
-        expected = {s: len(expected_rows(fake, t)) for s, t in TABLES.items()}
-    assert run.returncode == 0, run.stderr
-    # No path names an employee, and no request narrows a table to some employees.
-    assert not [r.path for r in fake.log if re.search(r"/\d{6,}(/|$)", r.path)]
-    assert not [r for r in fake.log if r.arg("employeeIds") is not None]
-    pages = {s: len(table_requests(fake, s)) for s in TABLES}
-    assert pages == {s: max(1, math.ceil(n / 200)) for s, n in expected.items()}
-    assert sum(pages.values()) < 70  # per-employee reads would take 7,000
-    assert {s: len(r) for s, r in records_by_stream(run).items()} == expected
+        run = tables_sync(fake, "work_history")
+    assert not run.of("ACTIVATE_VERSION")
+    assert all("version" not in m for m in run.of("RECORD"))

@@ -1,4 +1,4 @@
-"""The fake's bulk table endpoints are no friendlier than HiBob; the tap's pure helpers."""
+"""The fake's bulk table endpoints, table metadata and training are no friendlier than HiBob."""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ import requests
 from fake_hibob import SERVICE_USER_ID, SERVICE_USER_TOKEN, FakeHibob, Profile, Tenant
 from fake_hibob.profiles import BASIC, EVERYTHING, view
 from fake_hibob.tables import SECTIONS, employee_rows, expected_rows, table_entries
-from tap_hibob.stream import load_schema
-from tap_hibob.tables import STREAMS, conform, next_cursor, rows_of
 
 
 @pytest.fixture
@@ -466,92 +464,3 @@ def test_training_needs_the_training_section_and_the_access_scope() -> None:
     with FakeHibob(employees=40, profile=active) as fake:
         gone = next(e for e in fake.tenant.employees if e.lifecycle == "terminated")
         assert _get(fake, f"/v1/people/{gone.id}/training").status_code == 404
-
-
-# The tap's pure helpers -------------------------------------------------------------------
-
-
-def test_rows_of_reads_bare_wrapped_and_mixed_results() -> None:
-    row = {"id": 1, "effectiveDate": "2024-01-01"}
-    payload = {
-        "results": [
-            {"employeeId": "1", "values": [row, {**row, "id": 2}]},
-            {
-                "employeeId": "2",
-                "values": [{"values": [row], "restricted_columns": {"no_view_permission": ["x"]}}],
-            },
-            {"employeeId": "3", "values": [{"values": [row, {**row, "id": 3}]}]},
-            {"employeeId": "4", "values": []},
-            {"employeeId": "5"},
-        ]
-    }
-    got = [(e, r["id"], rc) for e, r, rc in rows_of(payload)]
-    assert got == [
-        ("1", 1, None),
-        ("1", 2, None),
-        ("2", 1, {"no_view_permission": ["x"]}),
-        ("3", 1, None),
-        ("3", 3, None),
-    ]
-
-
-def test_a_row_with_a_values_column_is_still_a_row() -> None:
-    payload = {"results": [{"employeeId": "1", "values": [{"id": 7, "values": ["a"]}]}]}
-    assert [r for _, r, _ in rows_of(payload)] == [{"id": 7, "values": ["a"]}]
-
-
-@pytest.mark.parametrize(
-    ("payload", "cursor"),
-    [
-        ({"response_metadata": {"next_cursor": None}}, None),
-        ({"response_metadata": {"next_cursor": ""}}, None),
-        ({"response_metadata": {}}, None),
-        ({}, None),
-        ({"response_metadata": {"next_cursor": "a+b/c="}}, "a+b/c="),
-    ],
-)
-def test_next_cursor(payload: dict[str, Any], cursor: str | None) -> None:
-    assert next_cursor(payload) == cursor
-
-
-def test_conform_coerces_only_where_nothing_is_lost() -> None:
-    schema = load_schema("employment_history")
-    row = {
-        "id": "1000020240101",
-        "employeeId": 3332883894235038486,
-        "fte": 100,
-        "weeklyHours": "37.5",
-        "calendarId": 3111.0,
-        "isCurrent": "true",
-        "effectiveDate": "2024-01-01T00:00:00",
-        "contract": 5,
-        "change": {"changedById": 3332883804594373380, "reason": None},
-        "actualWorkingPattern": {"days": {"monday": 8}},
-        "customColumns": {"column_1": 1},
-        "unknown": 1,
-        "type": True,
-    }
-    out = conform(row, schema)
-    assert out["id"] == 1000020240101
-    assert out["employeeId"] == "3332883894235038486"
-    assert out["fte"] == 100.0 and isinstance(out["fte"], float)
-    assert out["weeklyHours"] == 37.5
-    assert out["calendarId"] == 3111 and isinstance(out["calendarId"], int)
-    assert out["isCurrent"] is True
-    assert out["effectiveDate"] == "2024-01-01"
-    assert out["contract"] == "5"
-    assert out["change"]["changedById"] == "3332883804594373380"
-    assert out["actualWorkingPattern"]["days"]["monday"] == 8.0
-    assert out["customColumns"] == {"column_1": 1}  # untyped: left as sent
-    assert out["unknown"] == 1
-    assert out["type"] is True  # a boolean is not silently turned into "True"
-
-
-def test_each_stream_has_its_schema_key_and_endpoint() -> None:
-    for stream in STREAMS:
-        schema = load_schema(stream.name)
-        assert stream.schema == schema
-        assert schema["properties"]["employeeId"]["type"] == "string"
-        assert schema["properties"]["id"]["type"] == "integer"
-        assert stream.endpoint == f"bulk_{stream.table}"  # type: ignore[attr-defined]
-        assert stream.primary_keys == ("employeeId", "id")

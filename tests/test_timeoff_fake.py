@@ -1,4 +1,5 @@
-"""The fake's time-off endpoints refuse what HiBob refuses (hibob-api.md §6, §8, §10).
+"""The fake's time-off endpoints refuse what HiBob refuses (docs/development/hibob-api.md,
+Time off).
 
 If the fake were friendlier than HiBob, the tap's own tests could pass while HiBob rejects
 its requests; these pin the documented 400s, 403s, 404s and visibility rules.
@@ -6,7 +7,6 @@ its requests; these pin the documented 400s, 403s, 404s and visibility rules.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -18,11 +18,10 @@ import requests
 from fake_hibob import PROFILES, SERVICE_USER_ID, SERVICE_USER_TOKEN, FakeHibob
 from fake_hibob import timeoff as fake_timeoff
 from fake_hibob.profiles import BALANCES, PENDING, WHOS_OUT
-from tap_hibob.client import HibobClient
+from tap_hibob.endpoints import Endpoint
 from tap_hibob.errors import HibobAPIError, HibobPermissionError
-from tests.conftest import tap_config
+from tests.helpers import hibob_client
 
-LOG = logging.getLogger("test")
 CHANGES = "/timeoff/requests/changes"
 
 
@@ -31,8 +30,9 @@ def _z(moment: datetime) -> str:
 
 
 def _get(fake: FakeHibob, path: str, **params: str) -> Any:
-    client = HibobClient(tap_config(fake, max_retries=0), LOG)
-    return client.get(path, endpoint="test", params=params).payload
+    return (
+        hibob_client(fake, max_retries=0).get(Endpoint("test", "GET", path), params=params).payload
+    )
 
 
 def _status(fake: FakeHibob, path: str, **params: str) -> int:

@@ -10,14 +10,9 @@ import pytest
 
 from fake_hibob import timeoff as fake_timeoff
 from tap_hibob.errors import HibobStateError
-from tap_hibob.timeoff import (
-    BOOKMARK_KEY,
-    add_months,
-    read_bookmark,
-    rfc3339,
-    utc_timestamp,
-    windows,
-)
+from tap_hibob.timeoff import BOOKMARK_KEY, check_bookmark, clamp_bookmark, windows
+from tap_hibob.timeutil import add_months, to_millis, to_utc_timestamp
+from tap_hibob.timeutil import rfc3339_millis as rfc3339
 
 LOG = logging.getLogger("test")
 RUN = datetime(2026, 3, 15, 12, 0, 0, 123000, tzinfo=UTC)
@@ -96,21 +91,31 @@ def test_rfc3339_is_utc_with_milliseconds_and_z() -> None:
     ],
 )
 def test_created_on_becomes_rfc3339_utc(value: object, expected: object) -> None:
-    assert utc_timestamp(value) == expected
+    assert to_utc_timestamp(value) == expected
+
+
+def test_to_millis_rounds_down_to_what_hibob_keeps() -> None:
+    assert to_millis(datetime(2026, 1, 1, 0, 0, 0, 123999, tzinfo=UTC)) == datetime(
+        2026, 1, 1, 0, 0, 0, 123000, tzinfo=UTC
+    )
 
 
 def _state(value: object, key: object = BOOKMARK_KEY) -> dict[str, object]:
     return {"replication_key": key, "replication_key_value": value}
 
 
+def read_bookmark(state: dict[str, object]) -> datetime | None:
+    """The start point a run at RUN takes from a stream state: checked, then clamped."""
+    bookmark = check_bookmark(state)
+    return None if bookmark is None else clamp_bookmark(bookmark, RUN, LOG)
+
+
 def test_no_bookmark_means_first_sync() -> None:
-    assert read_bookmark({}, RUN, LOG) is None
+    assert read_bookmark({}) is None
 
 
 def test_own_bookmark_is_read_back() -> None:
-    assert read_bookmark(_state("2026-01-01T00:00:00.000Z"), RUN, LOG) == datetime(
-        2026, 1, 1, tzinfo=UTC
-    )
+    assert read_bookmark(_state("2026-01-01T00:00:00.000Z")) == datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -127,7 +132,7 @@ def test_own_bookmark_is_read_back() -> None:
 )
 def test_corrupt_or_foreign_bookmarks_are_refused(state: dict, message: str) -> None:
     with pytest.raises(HibobStateError, match=message) as caught:
-        read_bookmark(state, RUN, LOG)
+        read_bookmark(state)
     assert "Pass the last STATE value" in str(caught.value)
 
 
@@ -135,5 +140,13 @@ def test_a_bookmark_slightly_ahead_is_clock_skew_and_clamped(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     with caplog.at_level(logging.WARNING):
-        assert read_bookmark(_state("2026-03-15T12:30:00Z"), RUN, LOG) == RUN
+        assert read_bookmark(_state("2026-03-15T12:30:00Z")) == RUN
     assert "ahead of this run's start" in caplog.text
+
+
+def test_checked_before_the_run_the_clamp_says_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    """The tap checks the state when it loads it (no logger): the stream warns later."""
+    ahead = datetime(2026, 3, 15, 12, 30, tzinfo=UTC)
+    with caplog.at_level(logging.WARNING):
+        assert clamp_bookmark(ahead, RUN, None) == RUN
+    assert caplog.text == ""
