@@ -86,7 +86,12 @@ def _named_lists(payload: Any) -> Iterator[tuple[str, list[Any]]]:
         entries = ((entry.get("name") if isinstance(entry, Mapping) else None, entry)
                    for entry in payload)  # fmt: skip
     else:
-        return
+        # Reading it as "no lists" would let ACTIVATE_VERSION delete every list downstream.
+        raise HibobAPIError(
+            "HiBob answered the named lists request for stream 'named_lists' with neither a "
+            "list nor an object of lists; its API may have changed. Deselect the stream and "
+            "report this to the maintainers."
+        )
     for key, entry in entries:
         name = key
         if isinstance(entry, Mapping):

@@ -25,8 +25,9 @@ SANDBOX_URL = "https://api.sandbox.hibob.com"
 HUMAN_READABLE_MODES = ("off", "append", "replace")
 ON_MISSING_PERMISSION = ("fail", "warn")
 REPORT_DOWNLOADS = ("auto", "sync", "async")
-#: Non-blank, without leading or trailing whitespace (a copy-paste slip earns a 401).
-CREDENTIAL_PATTERN = r"^\S(.*\S)?$"
+#: Non-blank, without leading or trailing whitespace (a copy-paste slip earns a 401). The
+#: end is a lookahead, not `$`: Python's `$` also matches before a final newline.
+CREDENTIAL_PATTERN = r"^\S(?:.*\S)?(?![\s\S])"
 _STREAM_NAME = r"^[a-z][a-z0-9_]*$"
 
 _REPORT = th.ObjectType(
