@@ -43,8 +43,10 @@ if TYPE_CHECKING:
 
 PAGE_SIZE = 200  # HiBob's maximum `limit`; it counts table rows, not employees.
 MAX_EMPLOYEE_IDS = 200  # HiBob's cap on employee ids per table or payments request
-# A table where each of at least this many employees has exactly one row most likely means
-# the service user lacks the "section histories" permission (HiBob then sends current rows).
+# A table where each of at least this many employees has exactly one row, or where no row
+# is a past entry (`isCurrent` false; "multi-current" tables such as deductions keep several
+# current rows), most likely means the service user lacks the "section histories"
+# permission (HiBob then sends current rows only).
 SINGLE_ROW_WARNING_MIN_EMPLOYEES = 5
 
 
@@ -139,6 +141,8 @@ class Findings:
     keyless: int = 0
     employees: set[str] = field(default_factory=set)
     rows: int = 0
+    current: int = 0  # rows with isCurrent true
+    past: int = 0  # rows with isCurrent false
 
     def note_page(self, payload: Mapping[str, Any], headers: Mapping[str, str]) -> None:
         if str(headers.get("X-Has-Restricted-Columns", "")).lower() == "true":
@@ -205,6 +209,9 @@ class TableStream(HibobStream):
             seen.add(key)
             findings.employees.add(employee_id)
             findings.rows += 1
+            flag = record.get("isCurrent")
+            findings.current += flag is True
+            findings.past += flag is False
             yield record
 
     def _report(self, findings: Findings) -> None:
@@ -253,22 +260,24 @@ class TableStream(HibobStream):
 
     def _warn_if_current_rows_only(self, findings: Findings) -> None:
         employees = len(findings.employees)
+        if not self.has_history_permission or employees < SINGLE_ROW_WARNING_MIN_EMPLOYEES:
+            return
         # HiBob gives no signal when it truncates history, so this is a heuristic; the
         # message says how to tell. Silently missing payroll history is the worse outcome.
-        if (
-            self.has_history_permission
-            and employees >= SINGLE_ROW_WARNING_MIN_EMPLOYEES
-            and findings.rows == employees
-        ):
-            self.logger.warning(
-                "%s: each of the %d employees has exactly one row. If the service user only "
-                "has '%s', HiBob returns just the current row; add '%s' to read the history "
-                "(ignore this if each employee really has one entry).",
-                self.name,
-                employees,
-                endpoints.sections(self.section),
-                self._history(),
-            )
+        if findings.rows == employees:
+            seen = f"each of the {employees} employees has exactly one row"
+        elif findings.past == 0 and findings.current == findings.rows:
+            seen = f"none of the {findings.rows} rows of {employees} employees is a past entry"
+        else:
+            return
+        self.logger.warning(
+            "%s: %s. If the service user only has '%s', HiBob returns just the current "
+            "rows; add '%s' to read the history (ignore this if that is really all there is).",
+            self.name,
+            seen,
+            endpoints.sections(self.section),
+            self._history(),
+        )
 
 
 class BulkTableStream(TableStream):

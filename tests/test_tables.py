@@ -14,6 +14,8 @@ import jsonschema
 import pytest
 
 from fake_hibob import FakeHibob, Tenant
+from fake_hibob.catalog import BUILT_IN_TABLES, CERTIFICATIONS, EQUIPMENT
+from fake_hibob.profiles import EVERYTHING, Profile, history
 from fake_hibob.tables import expected_rows, table_entries
 from tap_hibob.endpoints import TABLES as KNOWN_TABLES
 from tests.helpers import (
@@ -22,15 +24,12 @@ from tests.helpers import (
     root_metadata,
     run_tap,
     select,
-    served,
     sync,
     tap_config,
 )
 
 # Stream -> bulk table path segment, for the tables the fake serves.
-TABLES = {
-    spec.stream: table for table, spec in KNOWN_TABLES.items() if spec.bulk and served(spec.stream)
-}
+TABLES = {spec.stream: table for table, spec in KNOWN_TABLES.items() if spec.bulk}
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 WORK_HISTORY = "People > Work > View selected employees' Work section histories"
 WORK_SECTIONS = "People > Work > View selected employees' Work sections"
@@ -104,12 +103,23 @@ def test_rows_of_one_employee_split_across_two_pages_are_all_kept() -> None:
     assert [r["id"] for r in run.records("work_history") if r["employeeId"] == split] == expected
 
 
+def as_declared(table: str, row: dict[str, Any]) -> dict[str, Any]:
+    """A row as its table metadata types it: list item ids are text (the fake, like HiBob,
+    sends some, such as `calendarId`, as numbers)."""
+    [meta] = [t for t in BUILT_IN_TABLES if t["id"] == table]
+    ids = {c["id"] for c in meta["columns"] if c["type"] in ("list", "list_id")}
+    return {k: str(v) if k in ids and isinstance(v, int) else v for k, v in row.items()}
+
+
 @pytest.mark.parametrize("shape", ["bare", "wrapped", "mixed"])
 def test_both_row_shapes_give_the_same_records(shape: str) -> None:
     with FakeHibob(employees=40, options={"tables_shape": shape}) as fake:
         run = tables_sync(fake, "employment_history", "salary_history")
         for stream, table in (("employment_history", "employment"), ("salary_history", "salaries")):
-            expected = [{**e.row, "employeeId": e.employee_id} for e in expected_rows(fake, table)]
+            expected = [
+                {**as_declared(table, e.row), "employeeId": e.employee_id}
+                for e in expected_rows(fake, table)
+            ]
             # == compares 100 and 100.0 as equal: the values are HiBob's, types checked below.
             assert run.records(stream) == expected, (shape, stream)
     assert not warnings(run, "restricted") and not warnings(run, "hid")
@@ -215,10 +225,24 @@ def test_current_rows_only_warns_about_the_history_permission() -> None:
     assert WORK_SECTIONS in line and WORK_HISTORY in line
 
 
+def test_multi_current_tables_without_history_warn_too() -> None:
+    """Deductions keep one current row per deduction type, so "one row each" cannot tell;
+    no row being a past entry (isCurrent false) does."""
+    no_history = Profile("no_payroll_history", EVERYTHING - {history("Payroll")})
+    with FakeHibob(employees=60, profile=no_history) as fake:
+        run = tables_sync(fake, "deductions")
+    records = run.records("deductions")
+    assert len(records) > len({r["employeeId"] for r in records})  # several rows each
+    assert all(r["isCurrent"] for r in records)
+    [line] = warnings(run, "deductions: none of the")
+    assert history("Payroll") in line
+
+
 def test_full_history_gives_no_current_rows_warning() -> None:
-    with FakeHibob(employees=40, profile="seed") as fake:
-        run = tables_sync(fake, "work_history", "lifecycle_history")
+    with FakeHibob(employees=60, profile="all") as fake:
+        run = tables_sync(fake, "work_history", "lifecycle_history", "deductions")
     assert not warnings(run, "exactly one row")
+    assert not warnings(run, "is a past entry")
 
 
 def test_columns_missing_from_the_schema_are_dropped_and_named_once() -> None:
@@ -308,10 +332,12 @@ def test_only_work_employment_and_lifecycle_are_selected_by_default() -> None:
     with FakeHibob(employees=10) as fake:
         run = sync(tap_config(fake))
     called = Counter(r.path for r in fake.requests_to("/v1/bulk/"))
-    assert called == {
+    assert called == {  # and the tenant's custom tables (DESIGN.md: selected by default)
         "/v1/bulk/people/work": 1,
         "/v1/bulk/people/employment": 1,
         "/v1/bulk/people/lifecycle": 1,
+        f"/v1/bulk/people/custom-tables/{CERTIFICATIONS}": 1,
+        f"/v1/bulk/people/custom-tables/{EQUIPMENT}": 1,
     }
     assert run.streams >= {
         "work_history",
