@@ -313,8 +313,8 @@ class Doctor:
         for group in self._table_groups():
             probes.append((group, functools.partial(self._check_table, group)))
         probes += [
-            (["whos_out"], self._check_whos_out),
-            (["time_off_requests"], self._check_time_off_requests),
+            # One probe: who's out answers for the changes too, even once the budget is spent.
+            (["whos_out", "time_off_requests"], self._check_time_off),
             (["time_off_policy_types"], self._check_policy_types),
             (["time_off_balances"], self._check_balances),
         ]
@@ -530,6 +530,10 @@ class Doctor:
             )
             return
         self._settle(["whos_out"], self._whos_out(pending=self.settings.include_pending), via)
+
+    def _check_time_off(self) -> None:
+        self._check_whos_out()
+        self._check_time_off_requests()
 
     def _check_time_off_requests(self) -> None:
         endpoint = endpoints.TIME_OFF_CHANGES

@@ -39,12 +39,20 @@ def _summary(report: Report) -> str:
     if report.problem:
         return f"Result: the selected streams cannot run. {used}"
     selected = report.selected
-    blocked = [c.stream for c in selected if not c.status.can_run]
+    blocked = [c.stream for c in selected if c.status == Status.MISSING]
+    unchecked = [c.stream for c in selected if c.status == Status.NOT_CHECKED]
     partial = [c.stream for c in selected if c.status == Status.PARTIAL]
+    # A stream left unchecked (the denial budget ran out) is not known to fail: say so apart.
+    not_checked = f"; not checked: {', '.join(unchecked)}" if unchecked else ""
     if blocked:
         return (
             f"Result: {len(blocked)} of {len(selected)} selected streams cannot run: "
-            f"{', '.join(blocked)}. {used}"
+            f"{', '.join(blocked)}{not_checked}. {used}"
+        )
+    if unchecked:
+        return (
+            f"Result: {len(unchecked)} of {len(selected)} selected streams were not "
+            f"checked: {', '.join(unchecked)}. {used}"
         )
     text = f"Result: all {len(selected)} selected streams can run"
     if partial:
