@@ -30,6 +30,16 @@ from tap_hibob.client import StoppedError
 _ENCODER = msgspec.json.Encoder()
 _DECODER = msgspec.json.Decoder()
 _RECORD, _CHECKPOINT, _END = b"R", b"C", b"E"
+#: Lines go to disk in batches of about this size: one write and one wake-up of the main
+#: thread per batch, not per record. While the main thread waits for a spool, batches are
+#: smaller, and the main thread takes what is buffered every POLL_SECONDS (a reader may
+#: stop mid-batch for a while, waiting for HiBob's rate limit).
+FLUSH_BYTES = 256 * 1024
+WAITED_FLUSH_BYTES = 32 * 1024
+POLL_SECONDS = 0.05
+#: The main thread reads at most this much of a spool at once, so reaching a stream whose
+#: reader finished long ago costs no more memory than a stream read as it arrives.
+READ_BYTES = 1024 * 1024
 #: How long close() waits for reader threads before giving up on them (they are daemons).
 JOIN_SECONDS = 5.0
 
@@ -44,7 +54,7 @@ class Checkpoint:
 class Reading(Protocol):
     name: str
 
-    def read_records(self, context: Any) -> Iterable[Any]: ...
+    def shaped_records(self, context: Any) -> Iterable[Any]: ...
 
 
 class Spool:
@@ -53,10 +63,12 @@ class Spool:
     def __init__(self) -> None:
         self._file = tempfile.TemporaryFile(prefix="tap-hibob-")  # noqa: SIM115 - closed in close()
         self._fd = self._file.fileno()
-        self._written = 0
+        self._written = 0  # bytes on disk, visible to the main thread
+        self._buffer = bytearray()  # lines not on disk yet
+        self._waiting = False  # the main thread waits for this spool
         self._done = False
         self.error: BaseException | None = None
-        self._ready = threading.Condition()
+        self._ready = threading.Condition()  # guards all of the above
 
     @property
     def size(self) -> int:
@@ -64,16 +76,29 @@ class Spool:
 
     def put(self, kind: bytes, value: Any) -> None:
         line = kind + _ENCODER.encode(value) + b"\n"
-        os.pwrite(self._fd, line, self._written)
         with self._ready:
-            self._written += len(line)
-            self._ready.notify_all()
+            self._buffer += line
+            batch = WAITED_FLUSH_BYTES if self._waiting else FLUSH_BYTES
+            # A checkpoint is acted on as soon as the records before it.
+            if kind != _RECORD or len(self._buffer) >= batch:
+                self._flush()
+
+    def _flush(self) -> None:
+        """Buffered lines to disk, and wake the main thread (holding the lock)."""
+        if self._buffer:
+            os.pwrite(self._fd, self._buffer, self._written)
+            self._written += len(self._buffer)
+            self._buffer.clear()
+        self._ready.notify_all()
 
     def end(self, error: BaseException | None = None) -> None:
         with self._ready:
-            self.error = error
-            self._done = True
-            self._ready.notify_all()
+            try:
+                self._flush()
+            finally:
+                self.error = error
+                self._done = True
+                self._ready.notify_all()
 
     def items(self) -> Iterator[Any]:
         """Everything the reader wrote, in order; waits for more until the reader ends."""
@@ -82,12 +107,17 @@ class Spool:
         while True:
             with self._ready:
                 while offset == self._written and not self._done:
-                    self._ready.wait()
+                    if self._buffer:  # the reader is between batches: take what it has
+                        self._flush()
+                        break
+                    self._waiting = True
+                    self._ready.wait(POLL_SECONDS)
+                    self._waiting = False
                 end, done = self._written, self._done
             if end > offset:
-                pending += os.pread(self._fd, end - offset, offset)
-                offset = end
-                *lines, pending = pending.split(b"\n")
+                chunk = os.pread(self._fd, min(end - offset, READ_BYTES), offset)
+                offset += len(chunk)
+                *lines, pending = (pending + chunk).split(b"\n")
                 for line in lines:
                     kind, body = line[:1], line[1:]
                     if kind == _RECORD:
@@ -144,7 +174,7 @@ class ReadAhead:
 
     def _read(self, stream: Reading, spool: Spool) -> None:
         try:
-            for item in stream.read_records(None):
+            for item in stream.shaped_records(None):
                 self._write(spool, item)
         except BaseException as exc:  # reported in the main thread, as the stream's failure
             spool.end(exc)

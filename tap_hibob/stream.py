@@ -24,7 +24,7 @@ from tap_hibob.endpoints import StreamSpec, spec_for
 from tap_hibob.errors import HibobAPIError, HibobAuthError, HibobPermissionError
 from tap_hibob.readahead import Checkpoint
 from tap_hibob.records import Shaper
-from tap_hibob.sdk_overrides import HeldActivateVersion
+from tap_hibob.sdk_overrides import HeldActivateVersion, ShapedRecordMessages
 
 if TYPE_CHECKING:
     from tap_hibob.client import HibobClient
@@ -44,7 +44,7 @@ def load_schema(name: str) -> dict[str, Any]:
     return dict(json.loads(source.read_text(encoding="utf-8")))
 
 
-class HibobStream(HeldActivateVersion):
+class HibobStream(ShapedRecordMessages, HeldActivateVersion):
     """A stream whose records come from HiBob through the shared client."""
 
     # The tap types every value itself (records.Shaper): the SDK need not walk the schema
@@ -84,13 +84,20 @@ class HibobStream(HeldActivateVersion):
         """HiBob's rows for this stream (records and Checkpoints); may run in a thread."""
         raise NotImplementedError
 
+    def shaped_records(self, context: Mapping[str, Any] | None) -> Iterator[Any]:
+        """`read_records`, each record shaped (typed, pruned to the selection) as it is read:
+        in a reader thread when reading ahead, so the main thread only writes messages."""
+        shaper = self.shaper
+        for item in self.read_records(context):
+            yield item if isinstance(item, Checkpoint) else shaper(item)
+
     def checkpoint(self, value: Any) -> None:
         """Act on a Checkpoint the reader passed (in the main thread, in output order)."""
 
     def prepare(self) -> None:
         """Before any stream is read (main thread): settle what reading needs from shared
         state, so reader threads never touch the tap's state or the catalog lazily."""
-        _ = self.mask
+        _ = self.shaper  # built from the mask and the effective schema
 
     # The SDK's side ----------------------------------------------------------------------
 
@@ -123,11 +130,6 @@ class HibobStream(HeldActivateVersion):
         finally:
             for line in self.shaper.warnings(self.name):
                 self.logger.warning(line)
-
-    def post_process(
-        self, row: dict[str, Any], context: Mapping[str, Any] | None = None
-    ) -> dict[str, Any] | None:
-        return self.shaper(row)
 
     def activate_version_allowed(self) -> bool:
         return not self.keeps_history and not self.hibob.run.incomplete(self.name)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -9,6 +11,7 @@ from typing import Any
 import pytest
 
 from fake_hibob import FakeHibob
+from tap_hibob import readahead
 from tap_hibob.readahead import Checkpoint, ReadAhead, Spool
 from tests.helpers import sync, tap_config
 
@@ -85,16 +88,16 @@ class _Slow:
 
     def __init__(self, name: str, rows: int, gate: threading.Event) -> None:
         self.name, self.rows, self.gate = name, rows, gate
+        self.timed_out = False
 
-    def read_records(self, context: Any) -> Any:
+    def shaped_records(self, context: Any) -> Any:
         for n in range(self.rows):
             if n == 1:
-                self.gate.wait(5)
+                self.timed_out = not self.gate.wait(5)
             yield {"n": n}
 
 
 def test_readers_run_ahead_and_stop_when_closed_early() -> None:
-    import logging
 
     gate = threading.Event()
     first, second = _Slow("first", 3, gate), _Slow("second", 2, threading.Event())
@@ -103,26 +106,36 @@ def test_readers_run_ahead_and_stop_when_closed_early() -> None:
     assert next(items) == {"n": 0}
     gate.set()
     assert list(items) == [{"n": 1}, {"n": 2}]
+    # The first row reached the main thread while its reader was blocked, not batched up.
+    assert not first.timed_out
     ahead.close()  # "second" is still blocked at its second row: close must not hang
     assert not [t for t in threading.enumerate() if t.name.startswith("tap-hibob-read-")]
 
 
-@pytest.mark.parametrize("read_ahead", [True, False])
-def test_time_off_bookmarks_are_written_after_their_windows_records(read_ahead: bool) -> None:
-    with FakeHibob(employees=40) as fake:
-        messages = _messages(fake, read_ahead=read_ahead, start_date="2024-07-01T00:00:00Z")
-    kinds = [
-        ("STATE" if m["type"] == "STATE" else m.get("stream"))
-        for m in messages
-        if m["type"] == "STATE" or m.get("stream") == "time_off_requests"
-    ]
-    states = [
-        m["value"]["bookmarks"].get("time_off_requests", {}).get("replication_key_value")
-        for m in messages
-        if m["type"] == "STATE"
-    ]
-    windows = [s for i, s in enumerate(states) if s and (i == 0 or states[i - 1] != s)]
-    assert len(windows) >= 5  # a 29-month backfill: 5 windows, a bookmark after each
-    assert windows == sorted(windows)
-    first_record = kinds.index("time_off_requests")
-    assert "STATE" in kinds[first_record:]
+def test_a_spool_read_after_its_reader_finished_was_written_in_batches(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Not one write per record: about one per FLUSH_BYTES when nobody waits for them."""
+    writes: list[int] = []
+    pwrite = os.pwrite
+
+    def counted(fd: int, data: bytes, offset: int) -> int:
+        writes.append(len(data))
+        return pwrite(fd, data, offset)
+
+    monkeypatch.setattr(readahead.os, "pwrite", counted)
+    finished = threading.Event()
+
+    class Rows:
+        name = "rows"
+
+        def shaped_records(self, context: Any) -> Any:
+            yield from ({"n": n, "text": "x" * 100} for n in range(5000))
+            finished.set()
+
+    stream = Rows()
+    with ReadAhead([stream], logging.getLogger("test")) as ahead:
+        assert finished.wait(10)
+        assert [r["n"] for r in ahead.items(stream)] == list(range(5000))
+    assert sum(writes) > 2 * readahead.FLUSH_BYTES
+    assert len(writes) <= 1 + sum(writes) // readahead.FLUSH_BYTES
