@@ -67,6 +67,7 @@ class Spool:
         self._buffer = bytearray()  # lines not on disk yet
         self._waiting = False  # the main thread waits for this spool
         self._done = False
+        self._closed = False
         self.error: BaseException | None = None
         self._ready = threading.Condition()  # guards all of the above
 
@@ -85,6 +86,11 @@ class Spool:
 
     def _flush(self) -> None:
         """Buffered lines to disk, and wake the main thread (holding the lock)."""
+        if self._closed:
+            # A reader that outlived close() (stuck in a request past JOIN_SECONDS) writes
+            # nothing: the descriptor may already belong to another file.
+            self._buffer.clear()
+            return
         if self._buffer:
             os.pwrite(self._fd, self._buffer, self._written)
             self._written += len(self._buffer)
@@ -130,7 +136,9 @@ class Spool:
                 return
 
     def close(self) -> None:
-        self._file.close()
+        with self._ready:
+            self._closed = True
+            self._file.close()
 
 
 class ReadAhead:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -86,21 +87,23 @@ def test_spool_items_come_back_in_order_with_checkpoints_and_the_error_last() ->
 class _Slow:
     """A stream whose reader waits until told to go on."""
 
-    def __init__(self, name: str, rows: int, gate: threading.Event) -> None:
-        self.name, self.rows, self.gate = name, rows, gate
+    def __init__(self, name: str, rows: int, gate: threading.Event, wait: float = 5) -> None:
+        self.name, self.rows, self.gate, self.wait = name, rows, gate, wait
         self.timed_out = False
 
     def shaped_records(self, context: Any) -> Any:
         for n in range(self.rows):
             if n == 1:
-                self.timed_out = not self.gate.wait(5)
+                self.timed_out = not self.gate.wait(self.wait)
             yield {"n": n}
 
 
 def test_readers_run_ahead_and_stop_when_closed_early() -> None:
 
     gate = threading.Event()
-    first, second = _Slow("first", 3, gate), _Slow("second", 2, threading.Event())
+    # "second" stays blocked at its second row for 1 s, like a request in flight: well
+    # inside close()'s JOIN_SECONDS, so the test does not race it on a loaded machine.
+    first, second = _Slow("first", 3, gate), _Slow("second", 2, threading.Event(), wait=1)
     ahead = ReadAhead([first, second], logging.getLogger("test")).start()
     items = ahead.items(first)
     assert next(items) == {"n": 0}
@@ -108,8 +111,38 @@ def test_readers_run_ahead_and_stop_when_closed_early() -> None:
     assert list(items) == [{"n": 1}, {"n": 2}]
     # The first row reached the main thread while its reader was blocked, not batched up.
     assert not first.timed_out
-    ahead.close()  # "second" is still blocked at its second row: close must not hang
+    ahead.close()  # "second" is still blocked: close waits for it and stops it
     assert not [t for t in threading.enumerate() if t.name.startswith("tap-hibob-read-")]
+
+
+def test_a_reader_that_outlives_close_writes_nothing_and_raises_nothing(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A reader stuck longer than close() waits (a slow request) must not write to the
+    closed spool's descriptor, which the process may have reused for another file."""
+    monkeypatch.setattr(readahead, "JOIN_SECONDS", 0.05)
+    errors: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: errors.append(args.exc_value))
+    gate = threading.Event()
+
+    class Stuck:
+        name = "stuck"
+
+        def shaped_records(self, context: Any) -> Any:
+            yield {"n": 0}  # buffered, not yet on disk
+            gate.wait(10)
+            yield {"n": 1}
+
+    ahead = ReadAhead([Stuck()], logging.getLogger("test")).start()
+    ahead.close()
+    assert "did not stop in time" in caplog.text
+    with tempfile.TemporaryFile() as other:  # most likely the spool's old descriptor
+        gate.set()
+        for thread in threading.enumerate():
+            if thread.name == "tap-hibob-read-stuck":
+                thread.join(10)
+        assert os.fstat(other.fileno()).st_size == 0
+    assert errors == []
 
 
 def test_a_spool_read_after_its_reader_finished_was_written_in_batches(
