@@ -10,7 +10,7 @@ follow). The API behind each entry: docs/development/hibob-api.md.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import quote
 
 # Permissions, in the words of HiBob's permission-group screens --------------------------
@@ -128,7 +128,7 @@ CUSTOM_TABLE_METADATA = Endpoint(
     "custom_table_metadata", "GET", "/people/custom-tables/metadata", 50, note="no permission"
 )
 CUSTOM_TABLE_ROWS = Endpoint(
-    "bulk_custom_tables",
+    "bulk_custom_table",
     "GET",
     "/bulk/people/custom-tables/{table}",
     permission=sections("<category>"),
@@ -376,6 +376,18 @@ def custom_table_stream_name(table_id: str) -> str:
 
 def custom_table_permission(category_display_name: str) -> str:
     return sections(category_display_name)
+
+
+def custom_table_rows(table_id: str, category_display_name: str, table_name: str) -> Endpoint:
+    """The bulk route of one custom table. Each table is paced on its own, like each built-in
+    table's bulk route (HiBob publishes no limit for either); a tenant that counts them
+    together shows it in its X-RateLimit headers, which the pacing follows."""
+    return replace(
+        CUSTOM_TABLE_ROWS,
+        key=f"{CUSTOM_TABLE_ROWS.key}_{table_id}",
+        permission=custom_table_permission(category_display_name),
+        note=f"custom table '{table_name}'",
+    )
 
 
 def known_streams() -> list[StreamSpec]:

@@ -420,14 +420,7 @@ def custom_table_streams(tap: TapHibob, metadata: Metadata) -> list[TableStream]
     streams: list[TableStream] = []
     for table in metadata.custom_tables:
         category = metadata.category_name(table.category)
-        endpoint = Endpoint(
-            endpoints.CUSTOM_TABLE_ROWS.key,
-            endpoints.CUSTOM_TABLE_ROWS.method,
-            endpoints.CUSTOM_TABLE_ROWS.path,
-            endpoints.CUSTOM_TABLE_ROWS.limit,
-            endpoints.custom_table_permission(category),
-            f"custom table '{table.name}'",
-        )
+        endpoint = endpoints.custom_table_rows(table.id, category, table.name)
         spec = StreamSpec(
             endpoints.custom_table_stream_name(table.id), endpoint, True, "ceil(rows / 200)"
         )

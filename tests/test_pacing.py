@@ -7,7 +7,7 @@ from typing import Any
 from fake_hibob import FakeHibob
 from fake_hibob.tables import expected_rows
 from tap_hibob.client import RESET_MARGIN_SECONDS, Pacer
-from tests.helpers import FakeClock, Run, discover, select, sync, tap_config
+from tests.helpers import FakeClock, Run, discover, select, stream_names, sync, tap_config
 
 WALL_START = 1_800_000_000.0
 
@@ -178,3 +178,28 @@ def test_a_tenant_limiting_bulk_reads_together_only_makes_the_sync_wait() -> Non
         truth = {name: _rows(fake, table) for name, table in tables.items()}
     for name in tables:
         assert _keys(run.records(name)) == truth[name], name
+
+
+def test_each_custom_table_has_a_budget_of_its_own() -> None:
+    """Like the built-in tables' bulk routes: one custom table's pages never wait for
+    another's (HiBob publishes no limit for either; a shared one would show in its headers)."""
+    with FakeHibob(employees=200) as fake:
+        config = tap_config(
+            fake, default_rate_limit=3, rate_limit_window_seconds=60, read_ahead=True
+        )
+        catalog = discover(config)
+        tables = [n for n in stream_names(catalog) if n.startswith("custom_table_")]
+        sync(config, select(catalog, tables))
+        per_table = [
+            [
+                r
+                for r in fake.log
+                if r.path.startswith("/v1/bulk/people/custom-tables/")
+                and r.path.endswith(name.removeprefix("custom_table_"))
+            ]
+            for name in tables
+        ]
+    assert len(tables) == 2 and all(1 <= len(requests) <= 3 for requests in per_table)
+    assert sum(map(len, per_table)) > 3  # one shared budget of 3 would hold some back a window
+    starts = [r.started for requests in per_table for r in requests]
+    assert max(starts) - min(starts) < 30, "a custom table waited for another one's budget"
